@@ -1,0 +1,32 @@
+"""The hooks a `bridge` plugin may implement.
+
+A plugin is a module (or package) listed under the entry-point group
+``bridge`` that implements some of these with ``@bridge.hookimpl``.
+Registration hooks receive a ``register`` callback; the registries are built
+by calling the hooks, never kept as mutable globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("bridge")
+hookimpl = pluggy.HookimplMarker("bridge")
+
+
+@hookspec
+def register_mcrs(register: Callable[..., None]) -> None:
+    """Register MCR types: ``register(MCRType(...))``."""
+
+
+@hookspec
+def register_sources(register: Callable[..., None]) -> None:
+    """Register data-source types: ``register(SourceType(...))``."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands or groups to the ``bridge`` command line."""

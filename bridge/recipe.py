@@ -106,6 +106,14 @@ class ZeroShotTask(Section):
     )
 
 
+class PivotConfig(Section):
+    """The training-free text-pivot baseline: X -> best class prompt in A -> the same class's prompt in B -> Y."""
+
+    classes: list[str] | None = Field(None, description="Class names (default: the sorted labels of the queries).")
+    templates_a: list[str] = Field(["{}"], description="Prompt templates for MCR A; `{}` becomes the class name.")
+    templates_b: list[str] = Field(["{}"], description="Prompt templates for MCR B.")
+
+
 class EvaluationConfig(Section):
     """What `bridge connect` and `bridge eval` measure."""
 
@@ -115,9 +123,10 @@ class EvaluationConfig(Section):
         default_factory=list,
         description=(
             "Reference rows for the results table: `chance`, an `untrained` projector, the training-free "
-            "`text_pivot` (needs a zero-shot task's classes), and an `oracle` trained on true pairs (needs `data_paired`)."
+            "`text_pivot` (see `pivot`), and an `oracle` trained on true pairs (needs `paired`)."
         ),
     )
+    pivot: PivotConfig = Field(default_factory=PivotConfig, description="Settings of the `text_pivot` baseline.")
     paired: dict[str, SourceSpec] | None = Field(
         None,
         description="True pairs of the two non-overlapping modalities (same ids), keyed by modality; only the `oracle` baseline uses them.",

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from bridge.consistency import dense_memory_aggregate, memory_aggregate
+
+
+def _unit(rows: int, dim: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(rows, dim, generator=generator), dim=-1)
+
+
+@pytest.mark.parametrize("temperature", [0.005, 0.01, 0.1, 1.0])
+@pytest.mark.parametrize("chunk_size, query_chunk_size", [(1, 7), (37, 64), (1000, 1000), (4096, 5)])
+def test_chunked_online_softmax_equals_dense(temperature, chunk_size, query_chunk_size):
+    queries, memory = _unit(130, 24, 0), _unit(500, 24, 1)
+    streamed = memory_aggregate(queries, memory, temperature, chunk_size=chunk_size, query_chunk_size=query_chunk_size)
+    dense = dense_memory_aggregate(queries, memory, temperature)
+    assert streamed.shape == (130, 24)
+    torch.testing.assert_close(streamed, dense, atol=2e-5, rtol=1e-4)
+
+
+def test_memmap_memory_gives_the_same_result(tmp_path):
+    queries, memory = _unit(64, 16, 2), _unit(300, 16, 3)
+    path = tmp_path / "memory.npy"
+    np.save(path, memory.numpy())
+    mapped = np.load(path, mmap_mode="r")
+    streamed = memory_aggregate(queries.numpy(), mapped, 0.01, chunk_size=50, query_chunk_size=16)
+    torch.testing.assert_close(streamed, dense_memory_aggregate(queries, memory, 0.01), atol=2e-5, rtol=1e-4)
+
+
+def test_low_temperature_picks_the_nearest_memory_row():
+    memory = _unit(200, 32, 4)
+    queries = F.normalize(memory[[3, 77, 150]] + 0.01 * _unit(3, 32, 5), dim=-1)
+    pseudo = memory_aggregate(queries, memory, 0.001, chunk_size=16)
+    torch.testing.assert_close(pseudo, memory[[3, 77, 150]], atol=1e-3, rtol=0)
+
+
+def test_no_overflow_with_extreme_scores():
+    memory = _unit(100, 8, 6) * 1.0
+    queries = memory[:10].clone()
+    pseudo = memory_aggregate(queries, memory, 1e-4, chunk_size=9)  # logits up to 1e4: exp would overflow without the running max
+    assert torch.isfinite(pseudo).all()
+    torch.testing.assert_close(pseudo, memory[:10], atol=1e-5, rtol=0)
+
+
+def test_working_memory_does_not_grow_with_memory_size(monkeypatch):
+    """The largest temporary the streamed softmax allocates is bounded by the chunk, not by M."""
+    import bridge.consistency as consistency
+
+    largest = {"elements": 0}
+    original = torch.matmul
+
+    def spying_matmul(left, right, *args, **kwargs):
+        out = kwargs.get("out")
+        if out is not None:
+            largest["elements"] = max(largest["elements"], out.numel())
+        return original(left, right, *args, **kwargs)
+
+    monkeypatch.setattr(consistency.torch, "matmul", spying_matmul)
+    queries = _unit(32, 8, 7)
+    for rows in (1_000, 20_000):
+        largest["elements"] = 0
+        memory_aggregate(queries, _unit(rows, 8, 8), 0.05, chunk_size=256, query_chunk_size=32)
+        assert largest["elements"] == 32 * 256
+
+
+def test_dimension_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="dimension"):
+        memory_aggregate(_unit(4, 8, 0), _unit(4, 9, 1), 0.01)

@@ -20,16 +20,15 @@ def _percent(value: float) -> str:
 
 
 def retrieval_table(task: str, results: dict[str, dict[str, dict[str, float]]]) -> Table:
-    """One task: rows are systems, columns are metrics per direction (percent; MedR as a rank)."""
-    directions = list(next(iter(results.values())).keys())
+    """One task: a row per system and direction; metrics in percent, MedR as a rank."""
     table = Table(title=f"retrieval: {task}", title_justify="left")
-    table.add_column("system", style="bold")
-    for direction in directions:
-        for metric in RETRIEVAL_COLUMNS:
-            table.add_column(f"{direction} {metric}", justify="right")
+    for column in ("system", "direction", *RETRIEVAL_COLUMNS, "MedR"):
+        table.add_column(column, justify="left" if column in ("system", "direction") else "right")
     for system in _ordered(results):
-        cells = [_percent(results[system][d][m]) for d in directions for m in RETRIEVAL_COLUMNS]
-        table.add_row(system, *cells, style="green" if system == "C-MCR" else None)
+        for index, (direction, metrics) in enumerate(results[system].items()):
+            cells = [_percent(metrics[m]) for m in RETRIEVAL_COLUMNS] + [f"{metrics['MedR']:.1f}"]
+            table.add_row(system if index == 0 else "", direction, *cells, style="bold green" if system == "C-MCR" else None,
+                          end_section=index == len(results[system]) - 1)
     return table
 
 

@@ -77,7 +77,7 @@ class _Strict(BaseModel):
 class LinesSource(_Strict):
     """A text file with one item per line (blank lines are ignored)."""
 
-    lines: Path = Field(description="Text file, one item a line; ids are `<file stem>:<line number>`.")
+    lines: Path = Field(description="Text file, one item a line; an item's id is its line number, so line i of two lists pair up.")
     files: bool = Field(False, description="Lines are file paths (relative to the list file) rather than texts.")
 
 
@@ -167,7 +167,7 @@ def _lines(spec: LinesSource, base_dir: Path) -> list[Item]:
         if not text:
             continue
         value = str(resolve(Path(text), path.parent)) if spec.files else text
-        items.append(Item(id=f"{path.stem}:{number}", value=value, is_file=spec.files))
+        items.append(Item(id=str(number), value=value, is_file=spec.files))
     if not items:
         raise BridgeError(f"{path}: no items (the file has no non-blank lines)")
     return items

@@ -22,7 +22,24 @@ error_console = Console(stderr=True)
 
 
 class BridgeGroup(click.Group):
-    """A click group that turns BridgeError into one clear line (traceback only with --debug)."""
+    """The top-level group: adds plugins' commands on first use, and turns BridgeError into one clear line."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from bridge.plugins import plugin_manager
+
+            plugin_manager().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._add_plugin_commands()
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -180,16 +197,12 @@ def ablate(recipe_file: Path, seeds: str, task: str | None, out: Path | None, qu
     console.print(f"wrote [bold]{result.json_path}[/] and [bold]{result.plot_path}[/]")
 
 
-def _add_plugin_commands() -> None:
-    from bridge.plugins import plugin_manager
-
-    try:
-        plugin_manager().hook.register_commands(cli=cli)
-    except BridgeError as error:
-        error_console.print(f"[bold red]error:[/] {error}")
-
-
 def main() -> None:
     """Entry point of the `bridge` console script."""
-    _add_plugin_commands()
-    cli(prog_name="bridge")
+    try:
+        cli(prog_name="bridge")
+    except BridgeError as error:  # a plugin that fails to load, before any command runs
+        if "--debug" in sys.argv[1:]:
+            raise
+        error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -180,7 +180,7 @@ def open_session(recipe: Recipe, base_dir: Path, reporter: Reporter | None = Non
     reporter = reporter or SilentReporter()
     mcrs, options = load_recipe_mcrs(recipe, base_dir)
     memories = memory_roles(recipe, mcrs)
-    context = default_context(base_dir, resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None)
+    context = default_context(base_dir, resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None, reporter)
     provider = FeatureProvider(mcrs.__getitem__, context, recipe.data.skip_bad_items, reporter)
     return Session(recipe, base_dir, mcrs, options, memories, provider, reporter)
 
@@ -246,7 +246,7 @@ def evaluate_saved(
     else:
         recipe = parse_recipe(bridge.spec.recipe, f"{bridge_dir}/bridge.yaml recipe")
         base_dir = Path(bridge.spec.recipe_dir or ".")
-    context = default_context(base_dir, resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None)
+    context = default_context(base_dir, resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None, reporter)
     provider = FeatureProvider(bridge.mcr, context, recipe.data.skip_bad_items, reporter)
     mcrs = {role: bridge.mcr(role) for role in ("a", "b")}
     needs_memories = ORACLE in recipe.evaluation.baselines

@@ -81,7 +81,7 @@ def aligned_rows(*features: Features) -> list[np.ndarray]:
     return [np.array([position[item_id] for item_id in order], dtype=np.int64) for position in positions]
 
 
-def default_context(base_dir: Path, cache_dir: Path | None) -> SourceContext:
+def default_context(base_dir: Path, cache_dir: Path | None, reporter: Reporter | None = None) -> SourceContext:
     from bridge.extract import default_cache_dir
 
-    return SourceContext(base_dir=base_dir, cache_dir=(cache_dir or default_cache_dir()).expanduser())
+    return SourceContext(base_dir=base_dir, cache_dir=(cache_dir or default_cache_dir()).expanduser(), reporter=reporter)

@@ -46,10 +46,17 @@ class Item:
 
 @dataclass(frozen=True)
 class SourceContext:
-    """What a source needs besides its own options."""
+    """What a source needs besides its own options.
+
+    Attributes:
+        base_dir: folder relative paths resolve against (the recipe's).
+        cache_dir: folder for generated or cached files.
+        reporter: progress reporter for sources that do long work (e.g. generate files).
+    """
 
     base_dir: Path
     cache_dir: Path
+    reporter: Any = None
 
 
 @dataclass(frozen=True)

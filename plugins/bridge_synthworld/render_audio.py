@@ -1,0 +1,320 @@
+"""Procedural 1 s, 16 kHz mono clips of a scene: a main sound source, maybe a
+quieter distractor source, in background noise at a random SNR.
+
+A concept sounds like its :class:`AcousticSignature` (pitch band, harmonic
+profile, rhythm or modulation, envelope, noise colour); each scene draws a
+random pitch within the band, onset, duration, modulation rate and phase,
+loudness, background noise colour and SNR. Synthesis is vectorised numpy:
+wavetable lookups driven by a phase accumulator, noise by cumulative sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+AUDIO_SECONDS = 1.0
+N_SAMPLES = int(SAMPLE_RATE * AUDIO_SECONDS)
+
+TIMBRES = ("pure", "hollow", "bright", "nasal", "buzzy", "dyad", "metallic", "breathy")
+MODULATIONS = ("steady", "slow-pulses", "fast-pulses", "tremolo", "vibrato", "trill", "rising", "falling")
+ENVELOPES = ("percussive", "sustained", "swelling", "fading")
+NOISE_COLOURS = ("none", "white", "pink", "brown")
+
+# Centre frequency of each pitch band (Hz): log-spaced, a factor ~1.55 apart, the highest
+# low enough for its third harmonic to stay below the Nyquist frequency.
+BAND_HZ = tuple(float(110.0 * (2400.0 / 110.0) ** (k / 7)) for k in range(8))
+PITCH_BANDS = tuple(f"{hz:.0f}Hz" for hz in BAND_HZ)
+# Words an audio caption may use for a band and a modulation (empty: none).
+PITCH_WORDS = ("deep", "deep", "low", "low", "", "high", "high", "shrill")
+MODULATION_WORDS = {"steady": "steady", "slow-pulses": "pulsing", "fast-pulses": "rapid", "tremolo": "trembling",
+                    "vibrato": "wavering", "trill": "warbling", "rising": "rising", "falling": "falling"}
+
+_NYQUIST_MARGIN_HZ = 7600.0
+_TABLE_SIZE = 2048
+_TABLE_PHASE = np.arange(_TABLE_SIZE) / _TABLE_SIZE
+_SINE_TABLE = np.sin(2 * np.pi * _TABLE_PHASE).astype(np.float32)
+_TIME = (np.arange(N_SAMPLES) / SAMPLE_RATE).astype(np.float32)
+_GLIDE_OCTAVES = 0.9  # rising / falling pitch: f0 * 2 ** (+-(t - 0.5) * 0.9)
+_RISE_CYCLES = ((2.0 ** ((_TIME.astype(np.float64) - 0.5) * _GLIDE_OCTAVES) - 2.0 ** (-0.5 * _GLIDE_OCTAVES))
+                / (_GLIDE_OCTAVES * np.log(2))).astype(np.float32)  # turns at f0 = 1 Hz
+_FALL_CYCLES = ((2.0 ** (0.5 * _GLIDE_OCTAVES) - 2.0 ** ((0.5 - _TIME.astype(np.float64)) * _GLIDE_OCTAVES))
+                / (_GLIDE_OCTAVES * np.log(2))).astype(np.float32)
+_VIBRATO_DEPTH = 0.035
+_TRILL_STEP = 0.19  # alternate with a minor third up
+_PULSE_TABLE = np.clip(_SINE_TABLE * 4 + 0.5, 0.0, 1.0).astype(np.float32)  # on/off gate, soft edges
+_TREMOLO_TABLE = (1.0 - 0.7 * (0.5 + 0.5 * _SINE_TABLE)).astype(np.float32)
+_HARMONICS = np.arange(1, 17)
+_HARMONIC_TABLES = np.sin(2 * np.pi * _HARMONICS[:, None] * _TABLE_PHASE[None, :]).astype(np.float32)  # (16, 2048)
+_PARTIALS = {  # harmonic amplitudes 1..16 of each harmonic timbre (dyad is built on half the pitch)
+    "pure": (_HARMONICS == 1).astype(float),
+    "hollow": np.where(_HARMONICS % 2 == 1, 1.0 / _HARMONICS, 0.0),
+    "bright": 1.0 / _HARMONICS,
+    "nasal": np.exp(-(((_HARMONICS - 3.5) / 1.3) ** 2)) + 0.15 * (_HARMONICS == 1),
+    "buzzy": np.ones(len(_HARMONICS)),
+    "dyad": np.select([_HARMONICS == 2, _HARMONICS == 3, _HARMONICS == 4, _HARMONICS == 6], [1.0, 0.8, 0.25, 0.2]),
+}
+_OCTAVES = 8  # hold lengths 1..128 samples (16000 is divisible by 2**7)
+_OCTAVE_OFFSETS = np.concatenate(([0], np.cumsum([N_SAMPLES // 2**o for o in range(_OCTAVES)])))
+_OCTAVE_WEIGHTS = {"white": (1.0,), "pink": (1.0,) * _OCTAVES, "brown": tuple(2 ** (o / 2) for o in range(_OCTAVES))}
+_METALLIC_RATIOS = np.array([1.0, 2.76, 5.40, 8.93])
+_METALLIC_AMPLITUDES = np.array([1.0, 0.7, 0.5, 0.3])
+
+
+@dataclass(frozen=True)
+class AcousticSignature:
+    """How a concept sounds (the same in every scene, up to random pitch, timing and level).
+
+    Attributes:
+        pitch: pitch band, one of :data:`PITCH_BANDS` (centres in :data:`BAND_HZ`).
+        timbre: harmonic profile, one of :data:`TIMBRES`.
+        modulation: rhythm or modulation, one of :data:`MODULATIONS`.
+        envelope: amplitude envelope, one of :data:`ENVELOPES`.
+        noise: colour of the noise the source mixes in, one of :data:`NOISE_COLOURS`.
+    """
+
+    pitch: str
+    timbre: str
+    modulation: str
+    envelope: str
+    noise: str
+
+    def traits(self) -> tuple[str, str, str, str, str]:
+        """``(pitch, timbre, modulation, envelope, noise)``."""
+        return (self.pitch, self.timbre, self.modulation, self.envelope, self.noise)
+
+    def words(self) -> tuple[str, ...]:
+        """Caption adjectives that are true of this sound (pitch, modulation)."""
+        pitch_word = PITCH_WORDS[PITCH_BANDS.index(self.pitch)]
+        return tuple(word for word in (pitch_word, MODULATION_WORDS[self.modulation]) if word)
+
+
+@dataclass(frozen=True)
+class SoundEvent:
+    """One source as heard in one clip.
+
+    Attributes:
+        concept: concept index.
+        pitch_hz: fundamental frequency.
+        onset: start time in seconds.
+        duration: length in seconds.
+        rate: modulation rate in Hz (pulses, tremolo, vibrato, trill).
+        phase: modulation phase in radians.
+        level: RMS level relative to the main source (1.0 for it).
+    """
+
+    concept: int
+    pitch_hz: float
+    onset: float
+    duration: float
+    rate: float
+    phase: float
+    level: float
+
+
+@dataclass(frozen=True)
+class AudioLayout:
+    """Everything random about one clip except the noise samples.
+
+    Attributes:
+        main: the main source.
+        distractor: the quieter distractor source, if any.
+        background: colour of the background noise (not "none").
+        snr_db: main source RMS over background noise RMS, in dB.
+        peak: peak amplitude of the final clip.
+    """
+
+    main: SoundEvent
+    distractor: SoundEvent | None
+    background: str
+    snr_db: float
+    peak: float
+
+
+_BASE_RATE_HZ = {"slow-pulses": 3.0, "fast-pulses": 8.0, "tremolo": 14.0, "vibrato": 5.5, "trill": 6.5}
+
+
+def _between(rng: np.random.Generator, low: float, high: float) -> float:
+    """One uniform draw in [low, high) (cheaper than ``rng.uniform`` for a scalar)."""
+    return low + (high - low) * rng.random()
+
+
+def sample_layout(seed: int, main: int, distractor: int | None,
+                  signatures: Sequence[AcousticSignature]) -> AudioLayout:
+    """The layout of a scene's clip, from its seed (cheap; no samples)."""
+    return _draw_layout(np.random.default_rng([seed, 2]), main, distractor, signatures)
+
+
+def render_scene(seed: int, main: int, distractor: int | None,
+                 signatures: Sequence[AcousticSignature]) -> np.ndarray:
+    """A scene's clip: float32 ``(16000,)`` with peak ``layout.peak``; its layout is :func:`sample_layout`'s."""
+    rng = np.random.default_rng([seed, 2])
+    layout = _draw_layout(rng, main, distractor, signatures)
+    mix = _source(layout.main, signatures[layout.main.concept], rng)
+    if layout.distractor is not None:
+        mix += _source(layout.distractor, signatures[layout.distractor.concept], rng)
+    mix += coloured_noise(layout.background, rng) * np.float32(10 ** (-layout.snr_db / 20))
+    mix *= np.float32(layout.peak / max(float(np.max(np.abs(mix))), 1e-9))
+    return mix
+
+
+def _draw_layout(rng: np.random.Generator, main: int, distractor: int | None,
+                 signatures: Sequence[AcousticSignature]) -> AudioLayout:
+    main_event = _event(rng, main, signatures[main], onset=_between(rng, 0.0, 0.2),
+                        duration=_between(rng, 0.55, 0.8), level=1.0)
+    other = None
+    if distractor is not None:
+        other = _event(rng, distractor, signatures[distractor], onset=_between(rng, 0.0, 0.5),
+                       duration=_between(rng, 0.3, 0.5), level=10 ** (-_between(rng, 8.0, 16.0) / 20))
+    background = NOISE_COLOURS[1 + int(rng.random() * (len(NOISE_COLOURS) - 1))]
+    return AudioLayout(main=main_event, distractor=other, background=background,
+                       snr_db=_between(rng, 5.0, 20.0), peak=_between(rng, 0.3, 0.9))
+
+
+def _event(rng: np.random.Generator, concept: int, signature: AcousticSignature, onset: float, duration: float,
+           level: float) -> SoundEvent:
+    band = BAND_HZ[PITCH_BANDS.index(signature.pitch)]
+    pitch, rate, phase = rng.random(3)
+    return SoundEvent(concept=concept, pitch_hz=float(band * 2 ** (0.24 * pitch - 0.12)), onset=float(onset),
+                      duration=float(duration),
+                      rate=float(_BASE_RATE_HZ.get(signature.modulation, 1.0) * (0.85 + 0.3 * rate)),
+                      phase=float(2 * np.pi * phase), level=float(level))
+
+
+def _source(event: SoundEvent, signature: AcousticSignature, rng: np.random.Generator) -> np.ndarray:
+    """One source: float32 ``(16000,)`` with RMS ``event.level``."""
+    cycles = _cycles(signature.modulation, event)
+    tone = _tone(signature.timbre, cycles, event.pitch_hz, rng)
+    gain = _amplitude_modulation(signature.modulation, event)
+    if gain is not None:
+        tone *= gain
+    if signature.noise != "none":
+        tone *= np.float32(1.0 / _rms(tone))
+        tone += np.float32(0.6) * coloured_noise(signature.noise, rng)
+    tone *= _envelope(signature.envelope, event.onset, event.duration)
+    tone *= np.float32(event.level / _rms(tone))
+    return tone
+
+
+def _rms(signal: np.ndarray) -> float:
+    return max(float(np.sqrt(np.dot(signal, signal) / len(signal))), 1e-9)
+
+
+def _turns(rate_hz: float, phase: float) -> np.ndarray:
+    """Phase in turns of a constant-rate oscillator at each sample: float32 ``(16000,)``."""
+    return _TIME * np.float32(rate_hz) + np.float32(phase / (2 * np.pi))
+
+
+def _cycles(modulation: str, event: SoundEvent) -> np.ndarray:
+    """Phase in turns of the source's fundamental at each sample, float32 ``(16000,)`` (>= 0): the
+    integral of its instantaneous frequency, in closed form for each pitch modulation."""
+    f0 = event.pitch_hz
+    if modulation == "rising":
+        return _RISE_CYCLES * np.float32(f0)
+    if modulation == "falling":
+        return _FALL_CYCLES * np.float32(f0)
+    cycles = _TIME * np.float32(f0)
+    if modulation == "vibrato":  # f0 * (1 + depth * sin(2 pi (rate t + p)))
+        start = event.phase / (2 * np.pi)
+        wobble = np.float32(np.cos(2 * np.pi * start)) - _lookup(_SINE_TABLE, _turns(event.rate, event.phase) + 0.25)
+        cycles += wobble * np.float32(f0 * _VIBRATO_DEPTH / (2 * np.pi * event.rate))
+    elif modulation == "trill":  # f0 * (1 + step) during the second half of each trill period
+        turns = _turns(event.rate, event.phase)
+        start = event.phase / (2 * np.pi)
+        upper_time = np.floor(turns) * np.float32(0.5) + np.maximum(turns - np.floor(turns) - np.float32(0.5), 0)
+        upper_time -= np.float32(np.floor(start) * 0.5 + max(start - np.floor(start) - 0.5, 0.0))
+        cycles += upper_time * np.float32(f0 * _TRILL_STEP / event.rate)
+    return cycles
+
+
+def _amplitude_modulation(modulation: str, event: SoundEvent) -> np.ndarray | None:
+    """Amplitude gain ``(16000,)`` of pulses or tremolo; None for the other modulations."""
+    if modulation in ("slow-pulses", "fast-pulses"):
+        return _lookup(_PULSE_TABLE, _turns(event.rate, event.phase))
+    if modulation == "tremolo":
+        return _lookup(_TREMOLO_TABLE, _turns(event.rate, event.phase))
+    return None
+
+
+def _tone(timbre: str, cycles: np.ndarray, pitch_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """The periodic (or narrow-band) part of a source: float32 ``(16000,)``, driven by ``cycles`` (turns)."""
+    top_hz = pitch_hz * 2**0.5  # the highest the modulations take the pitch, with margin
+    if timbre == "metallic":
+        tone = np.zeros(N_SAMPLES, dtype=np.float32)
+        for ratio, amplitude in zip(_METALLIC_RATIOS, _METALLIC_AMPLITUDES):
+            if ratio * top_hz < _NYQUIST_MARGIN_HZ:
+                tone += np.float32(amplitude) * _lookup(_SINE_TABLE, cycles * ratio)
+        return tone
+    if timbre == "breathy":
+        band = _smooth_noise(rng, bandwidth_hz=max(pitch_hz * 0.15, 20.0))
+        band += np.float32(0.3)
+        return band * _lookup(_SINE_TABLE, cycles)
+    if timbre == "dyad":
+        cycles, top_hz = cycles / 2, top_hz / 2
+    amplitudes = np.where(_HARMONICS * top_hz < _NYQUIST_MARGIN_HZ, _PARTIALS[timbre], 0.0).astype(np.float32)
+    return _lookup(amplitudes @ _HARMONIC_TABLES, cycles)
+
+
+def _lookup(table: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+    """``table`` (one period of 2048 values) read at phase ``cycles`` (turns, >= 0): ``(16000,)``."""
+    index = (cycles * _TABLE_SIZE).astype(np.int32)
+    index &= _TABLE_SIZE - 1
+    return table[index]
+
+
+def _envelope(kind: str, onset: float, duration: float) -> np.ndarray:
+    """Amplitude envelope float32 ``(16000,)``: zero outside [onset, onset + duration]."""
+    start = int(np.ceil(onset * SAMPLE_RATE))
+    stop = min(int(np.floor((onset + duration) * SAMPLE_RATE)) + 1, N_SAMPLES)
+    seconds = _TIME[start:stop] - np.float32(onset)
+    x = seconds / np.float32(duration)
+    if kind == "percussive":
+        shape = np.exp(x * np.float32(-4.0)) * np.minimum(seconds / np.float32(0.003), 1.0)
+    elif kind == "sustained":
+        shape = np.minimum(seconds / np.float32(0.03), 1.0)
+    elif kind == "swelling":
+        shape = x * np.sqrt(x)
+    elif kind == "fading":
+        shape = np.minimum(seconds / np.float32(0.01), 1.0) * (1.0 - x)
+    else:
+        raise ValueError(f"unknown envelope {kind!r}")
+    envelope = np.zeros(N_SAMPLES, dtype=np.float32)
+    envelope[start:stop] = shape * np.minimum((np.float32(duration) - seconds) / np.float32(0.03), 1.0)
+    return envelope
+
+
+def coloured_noise(colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise float32 ``(16000,)``: "white", "pink" or "brown".
+
+    Pink and brown noise stack octaves of sample-and-hold noise (held for
+    1, 2, 4, ... 128 samples), with equal weights (about 1/f) or weights
+    growing as the square root of the hold length (about 1/f^2).
+    """
+    if colour not in _OCTAVE_WEIGHTS:
+        raise ValueError(f"unknown noise colour {colour!r}")
+    weights = _OCTAVE_WEIGHTS[colour]
+    samples = _uniform(rng, _OCTAVE_OFFSETS[len(weights)])
+    noise = samples[:N_SAMPLES] * np.float32(weights[0])
+    for octave in range(1, len(weights)):
+        held = samples[_OCTAVE_OFFSETS[octave]:_OCTAVE_OFFSETS[octave + 1]]
+        noise.reshape(-1, 2**octave)[:] += held[:, None] * np.float32(weights[octave])
+    noise *= np.float32(1.0 / _rms(noise))
+    return noise
+
+
+def _uniform(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
+    """Zero-mean uniform float32 samples in [-1, 1) (cheaper than Gaussian ones)."""
+    samples = rng.random(shape, dtype=np.float32)
+    samples *= np.float32(2.0)
+    samples -= np.float32(1.0)
+    return samples
+
+
+def _smooth_noise(rng: np.random.Generator, bandwidth_hz: float) -> np.ndarray:
+    """Low-pass noise float32 ``(16000,)`` of about ``bandwidth_hz``: coarse samples, linearly interpolated."""
+    points = int(np.ceil(2 * bandwidth_hz * AUDIO_SECONDS)) + 2
+    coarse = rng.standard_normal(points)
+    return np.interp(_TIME, np.linspace(0, AUDIO_SECONDS, points), coarse).astype(np.float32)

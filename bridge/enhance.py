@@ -68,7 +68,7 @@ def build_training_set(
             reporter=reporter,
             description=f"consistency ({name})",
         )
-        return F.normalize(pseudo, dim=-1)
+        return pseudo.div_(pseudo.norm(dim=-1, keepdim=True).clamp_min(1e-12))  # in place: no second (N, D) copy
 
     return TrainingSet(a, b, aggregate(a, memory_x, "memory A"), aggregate(b, memory_y, "memory B"))
 

@@ -78,9 +78,9 @@ def train_projectors(
     projector_b.to(device).train()
     optimizer = make_optimizer([*projector_a.parameters(), *projector_b.parameters()], training)
     tensors = [t.to(device) for t in (data.overlap_a, data.overlap_b, data.pseudo_x, data.pseudo_y)]
-    config_key = _config_key(data, projector, training, noise_sigma)
     history: list[dict[str, float]] = []
     start_epoch = 0
+    config_key = _config_key(data, projector, training, noise_sigma) if checkpoint_dir is not None else ""
     if checkpoint_dir is not None:
         start_epoch, history = _resume(checkpoint_dir, config_key, projector_a, projector_b, optimizer)
         if start_epoch:
@@ -142,7 +142,7 @@ def _config_key(data: TrainingSet, projector: ProjectorConfig, training: Trainin
     digest.update(training.model_dump_json(exclude={"epochs", "device"}).encode())
     digest.update(repr(sigma).encode())
     for tensor in (data.overlap_a, data.overlap_b, data.pseudo_x, data.pseudo_y):
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().numpy())
     return digest.hexdigest()[:16]
 
 

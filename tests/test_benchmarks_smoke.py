@@ -1,0 +1,66 @@
+"""Smoke tests: the benchmark scripts still run end to end and print their verdict lines.
+
+Tiny sizes, one thread; no timing is asserted (timings belong to the scripts'
+own runs). The correctness checks the scripts print (streamed result against
+the dense softmax, engine loss against the hand-written loop's) are asserted:
+they guard that each benchmark still measures the work it claims to.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+VERDICT = r"(PASS|FAIL)"
+
+
+def _run(script: str, *arguments: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=BENCHMARKS.parent,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def _number(pattern: str, output: str) -> float:
+    match = re.search(pattern, output)
+    assert match is not None, f"no line matching {pattern!r} in:\n{output}"
+    return float(match.group(1).replace(",", ""))
+
+
+def test_consistency_benchmark_runs_and_prints_its_verdicts():
+    output = _run(
+        "consistency_throughput.py",
+        *("--n", "1500", "--m", "900", "--dim", "32", "--chunk-size", "256", "--query-chunk-size", "500"),
+        *("--query-chunks", "2", "--threads", "1"),
+    )
+    assert "aggregated 1,000 query rows against 900 memory rows" in output
+    assert "sampled run: the full N = 1,500" in output
+    assert re.search(r"500/1,000 query rows in .* ETA for the rest", output)
+    assert _number(r"memory_aggregate: ([\d.]+) GFLOP/s", output) > 0
+    assert _number(r"torch float32 matmul.*: ([\d.]+) GFLOP/s over 2 samples", output) > 0
+    assert re.search(r"check against the dense softmax on 8 rows: .*: PASS", output), output
+    assert re.search(rf"peak RSS .*[\d.]+ GB \(target < 2 GB\): {VERDICT}", output)
+    assert re.search(rf"throughput ratio [\d.]+ \(target ≥ 0\.50\): {VERDICT}", output)
+
+
+def test_training_benchmark_runs_and_prints_its_verdicts():
+    output = _run(
+        "training_throughput.py",
+        *("--n", "300", "--dim-a", "32", "--dim-b", "24", "--output-dim", "16", "--batch-size", "64"),
+        *("--epochs", "2", "--rounds", "1", "--threads", "1"),
+    )
+    assert "5 steps per epoch" in output
+    assert _number(r"engine: ([\d,]+) items/s", output) > 0
+    assert _number(r"hand-written: ([\d,]+) items/s", output) > 0
+    assert len(re.findall(r"same work check: .*: PASS", output)) == 2, output  # alternating runs and interleaved steps
+    assert re.search(rf"alternating-runs ratio [\d.]+ \(target ≥ 0\.90\): {VERDICT}", output)
+    assert re.search(rf"throughput ratio [\d.]+ \(interleaved steps; target ≥ 0\.90\): {VERDICT}", output)

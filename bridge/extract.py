@@ -102,8 +102,11 @@ class _Failure:
 
 
 def _item_name(modality: str, item: Item) -> str:
-    """How errors name an item: its path, or its id for a text."""
-    return item.value if item.is_file else f"{modality} item {item.id!r}"
+    """How errors name an item: its path, or its id and (shortened) text."""
+    if item.is_file:
+        return item.value
+    text = item.value if len(item.value) <= 60 else item.value[:57] + "..."
+    return f"{modality} item {item.id!r} ({text!r})"
 
 
 @contextmanager

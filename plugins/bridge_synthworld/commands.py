@@ -1,0 +1,95 @@
+"""``bridge synthworld ...``: command-line tools of the built-in synthetic world.
+
+``bridge synthworld train`` retrains the pixel and/or wave model, prints a
+table of their own retrieval quality and writes ``<name>.safetensors`` +
+``<name>.yaml`` (by default into the plugin's shipped ``weights/`` folder).
+The same command twice writes byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bridge.progress import RichReporter
+from bridge_synthworld.mcrs import KINDS, WEIGHTS_DIR, write_checkpoint
+from bridge_synthworld.training import TrainConfig, TrainResult, train
+
+
+def retrieval_table(results: list[TrainResult]) -> Table:
+    """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, chance, size, time."""
+    table = Table(title="own retrieval on the eval split (relevant: same main concept)")
+    table.add_column("metric")
+    for result in results:
+        table.add_column(result.checkpoint.kind.id, justify="right")
+    rows: dict[str, list[str]] = {}
+    for result in results:
+        for label, value in _report_rows(result):
+            rows.setdefault(label, []).append(value)
+    for label, values in rows.items():
+        table.add_row(label, *values)
+    return table
+
+
+def _report_rows(result: TrainResult) -> list[tuple[str, str]]:
+    """``(label, formatted value)`` rows of one model; labels say "media" for image or audio."""
+    description = result.checkpoint.description
+    metrics = description["metrics"]
+    modality = result.checkpoint.kind.modality
+    rows = []
+    if metrics:
+        rows.append(("eval scenes", str(metrics["eval_scenes"])))
+        directions = {
+            "media->text": f"{modality}_to_text",
+            "text->media": f"text_to_{modality}",
+            "neutral text->media": f"neutral_text_to_{modality}",
+        }
+        for label, key in directions.items():
+            rows += [(f"{label} {metric}", f"{metrics[key][metric]:.3f}") for metric in ("R@1", "R@5", "mAP")]
+        rows.append(("zero-shot top-1", f"{metrics['zero_shot']['top1']:.3f}"))
+        rows.append(("chance R@1 / mAP", f"{metrics['chance']['R@1']:.3f} / {metrics['chance']['mAP']:.3f}"))
+    rows.append(("parameters", f"{description['parameters']:,}"))
+    rows.append(("seconds", f"{result.seconds:.0f}"))
+    return rows
+
+
+@click.group("synthworld")
+def synthworld_group() -> None:
+    """Tools of the built-in synthetic audio-image-text world."""
+
+
+@synthworld_group.command("train")
+@click.option("--model", "which", type=click.Choice(["pixel", "wave", "both"]), default="both", show_default=True,
+              help="Which model to train.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation, shuffling and caption choice.")
+@click.option("--world-seed", type=int, default=0, show_default=True, help="Seed of the synthetic world.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Passes over the training scenes [default: 10].")
+@click.option("--train-scenes", type=click.IntRange(min=1), default=None, help="Training scenes [default: 6144].")
+@click.option("--eval-scenes", type=click.IntRange(min=0), default=None, help="Eval scenes of the report, 0 to skip [default: 480].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for <model>.safetensors and <model>.yaml [default: the plugin's weights/ folder].")
+def train_command(
+    which: str,
+    seed: int,
+    world_seed: int,
+    epochs: int | None,
+    train_scenes: int | None,
+    eval_scenes: int | None,
+    out: Path | None,
+) -> None:
+    """Train the synthworld pixel (image-text) and/or wave (audio-text) model."""
+    overrides = {"epochs": epochs, "train_scenes": train_scenes, "eval_scenes": eval_scenes}
+    config = TrainConfig(seed=seed, world_seed=world_seed, **{key: value for key, value in overrides.items() if value is not None})
+    folder = out if out is not None else WEIGHTS_DIR
+    reporter = RichReporter()
+    results = []
+    for name in ("pixel", "wave") if which == "both" else (which,):
+        result = train(KINDS[name], config, reporter=reporter)
+        path = folder / f"{name}.safetensors"
+        write_checkpoint(path, result.checkpoint.model, result.checkpoint.description)
+        reporter.message(f"wrote {path} and {path.with_suffix('.yaml').name}")
+        results.append(result)
+    Console().print(retrieval_table(results))

@@ -1,0 +1,344 @@
+"""Contrastive training of the pixel and wave models, and their own-retrieval evaluation.
+
+Each model learns only from its own pairs of the world's ``mcr_train``
+split: pixel from (image, vision caption), wave from (audio, audio caption);
+a fraction of the captions is swapped for the neutral-style caption of the
+same scene so the text encoders also read neutral text. Neither model sees
+the other's modality. Media go through the same quantisation as the world's
+files (uint8 images, 16-bit audio), so training inputs equal decoded files.
+
+The loss is symmetric InfoNCE with a learnable temperature; captions that are
+the same string in one batch count as positives of each other (a property of
+the text alone, no labels). Training is deterministic on CPU for a seed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge.metrics import (
+    chance_retrieval_metrics,
+    relevance_matrix,
+    retrieval_both_ways,
+    retrieval_metrics,
+    zero_shot_accuracy,
+)
+from bridge.progress import Reporter, SilentReporter
+from bridge_synthworld.captions import LEXICON, with_article
+from bridge_synthworld.files import encode_wav
+from bridge_synthworld.mcrs import PIXEL, Checkpoint, ModelKind, SynthworldMCR, Tokenizer
+from bridge_synthworld.models import ContrastiveModel, count_parameters
+from bridge_synthworld.tokenizers import TrigramTokenizer, WordTokenizer
+from bridge_synthworld.world import Scene, World
+
+ENCODE_CHUNK = 256
+PCM_SCALE = 32767.0
+"""Full scale of 16-bit PCM as ``files.read_wav`` decodes it."""
+
+
+class TrainConfig(BaseModel):
+    """How one synthworld model is trained and evaluated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    world_seed: int = Field(0, description="Seed of the synthetic world (concepts, renderers, splits).")
+    n_concepts: int = Field(48, gt=1, description="Number of concepts in the world.")
+    seed: int = Field(0, description="Seed of initialisation, shuffling and caption choice.")
+    train_scenes: int = Field(6144, gt=0, description="Scenes of split `mcr_train` to train on.")
+    epochs: int = Field(10, gt=0, description="Passes over the training scenes.")
+    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (default: all epochs).")
+    batch_size: int = Field(128, gt=1, description="Pairs per InfoNCE batch.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak AdamW learning rate (linear warm-up, cosine decay).")
+    warmup_steps: int = Field(40, ge=0, description="Linear learning-rate warm-up steps.")
+    weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay.")
+    augment_images: bool = Field(
+        True, description="Randomly flip and quarter-turn training images (pixel only; captions name no sides)."
+    )
+    neutral_fraction: float = Field(
+        0.3, ge=0, le=1, description="Chance that a pair uses the neutral caption instead of the styled one."
+    )
+    initial_temperature: float = Field(0.07, gt=0, description="Initial InfoNCE temperature (learned from there).")
+    eval_scenes: int = Field(480, ge=0, description="Scenes of split `eval` for the own-retrieval report (0: skip).")
+
+
+ZERO_SHOT_TEMPLATES = {"pixel": "a photo of {}", "wave": "the sound of {}"}
+"""The caption template each model's zero-shot classification uses, filled with a concept's name and article."""
+
+
+@dataclass
+class TrainResult:
+    """A trained model and what was measured.
+
+    Attributes:
+        checkpoint: model, tokenizer and description (YAML content, with metrics).
+        seconds: wall-clock seconds of data rendering + training + evaluation.
+    """
+
+    checkpoint: Checkpoint
+    seconds: float
+
+
+def pcm16_round_trip(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as writing it with ``files.write_wav`` and reading it back gives it.
+
+    Encodes with the world's own WAV encoder (16-bit PCM) and decodes the
+    samples as ``files.read_wav`` does, without touching the disk.
+
+    Args:
+        audio: float ``(n,)`` in [-1, 1].
+
+    Returns:
+        float32 ``(n,)`` on the 16-bit grid.
+    """
+    with wave.open(io.BytesIO(encode_wav(audio)), "rb") as clip:
+        pcm = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+    return np.clip(pcm.astype(np.float32) / np.float32(PCM_SCALE), -1.0, 1.0)
+
+
+def decoded_media(kind: ModelKind, world: World, scene: Scene) -> np.ndarray:
+    """A scene's media exactly as decoding its file would give it.
+
+    Returns:
+        pixel: uint8 ``(64, 64, 3)``; wave: float32 ``(16000,)`` on the 16-bit grid.
+    """
+    if kind.modality == "image":
+        return world.render_image(scene)
+    return pcm16_round_trip(world.render_audio(scene))
+
+
+def zero_shot_prompts(kind: ModelKind, world: World) -> list[str]:
+    """One caption per concept for zero-shot classification, e.g. "a photo of an owl", "the sound of rain"."""
+    template = ZERO_SHOT_TEMPLATES[kind.name]
+    return [template.format(with_article(concept.name, LEXICON[index].mass)) for index, concept in enumerate(world.concepts)]
+
+
+def new_tokenizer(kind: ModelKind, architecture: BaseModel, texts: list[str]) -> Tokenizer:
+    """Pixel: a word vocabulary built from ``texts``; wave: the hashing tokenizer (``texts`` unused)."""
+    text = architecture.text
+    if kind is PIXEL:
+        return WordTokenizer.build(texts, max_words=text.max_words)
+    return TrigramTokenizer(buckets=text.buckets, max_words=text.max_words, max_trigrams=text.max_trigrams)
+
+
+def _stored_media(
+    kind: ModelKind, model: ContrastiveModel, world: World, scenes: list[Scene], reporter: Reporter
+) -> torch.Tensor:
+    """Training inputs kept in memory: images uint8 ``(N, 3, 64, 64)``; audio log-mel ``(N, mels, T)``.
+
+    Rendered chunk by chunk, so raw waveforms of only one chunk are held at a time.
+    """
+    chunks = []
+    with reporter.task(f"rendering {kind.modality} for {kind.id}", total=len(scenes)) as task:
+        for start in range(0, len(scenes), ENCODE_CHUNK):
+            chunk = scenes[start : start + ENCODE_CHUNK]
+            inputs = [kind.to_input(decoded_media(kind, world, scene), scene.id) for scene in chunk]
+            if kind.modality == "image":
+                chunks.append(torch.stack(inputs))
+            else:
+                with torch.no_grad():
+                    chunks.append(model.encoders["audio"].frontend(kind.to_batch(inputs)))
+            task.advance(len(chunk))
+    return torch.cat(chunks)
+
+
+def _embed_stored(kind: ModelKind, model: ContrastiveModel, stored: torch.Tensor) -> torch.Tensor:
+    """``(B, ...)`` stored training inputs -> ``(B, D)`` normalised media embeddings."""
+    if kind.modality == "image":
+        return model.embed("image", kind.to_batch(stored))
+    return F.normalize(model.encoders["audio"].from_features(stored), dim=-1)
+
+
+def augment_images(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image of uint8 ``(B, 3, H, W)`` (H = W) under a random one of the 8 flips / quarter turns."""
+    turns = torch.randint(0, 4, (len(images),), generator=generator)
+    flips = torch.rand(len(images), generator=generator) < 0.5
+    images = torch.where(flips[:, None, None, None], images.flip(3), images)
+    out = images.clone()
+    for turn in range(1, 4):
+        rows = turns == turn
+        out[rows] = torch.rot90(images[rows], turn, dims=(2, 3))
+    return out
+
+
+def info_nce(media: torch.Tensor, text: torch.Tensor, same_text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch.
+
+    Args:
+        media: ``(B, D)`` normalised media embeddings.
+        text: ``(B, D)`` normalised text embeddings of their captions.
+        same_text: ``(B, B)`` bool, captions i and j are the same string
+            (the diagonal is True); each row's positives share its mass.
+        logit_scale: scalar ``1 / tau``.
+
+    Returns:
+        Scalar loss: mean of the media->text and text->media cross-entropies.
+    """
+    logits = logit_scale * media @ text.T
+    targets = same_text.float() / same_text.float().sum(dim=1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets.T))
+
+
+def _same_rows(ids: torch.Tensor) -> torch.Tensor:
+    """``(B, ...)`` token ids -> ``(B, B)`` bool, rows with identical ids."""
+    flat = ids.reshape(ids.shape[0], -1)
+    return (flat[:, None, :] == flat[None, :, :]).all(dim=2)
+
+
+def _learning_rate(step: int, total: int, config: TrainConfig) -> float:
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _fit(
+    kind: ModelKind,
+    model: ContrastiveModel,
+    media: torch.Tensor,
+    captions: tuple[torch.Tensor, torch.Tensor],
+    config: TrainConfig,
+    reporter: Reporter,
+) -> None:
+    """Optimise ``model`` in place on ``media`` (N, ...) and (styled, neutral) caption ids (N, ...)."""
+    styled, neutral = captions
+    generator = torch.Generator().manual_seed(config.seed)
+    steps_per_epoch = max(1, len(media) // config.batch_size)
+    total = steps_per_epoch * config.epochs if config.max_steps is None else min(config.max_steps, steps_per_epoch * config.epochs)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    model.train()
+    step = 0
+    with reporter.task(f"training {kind.id}", total=total) as task:
+        while step < total:
+            order = torch.randperm(len(media), generator=generator)
+            for batch_start in range(0, steps_per_epoch * config.batch_size, config.batch_size):
+                if step >= total:
+                    break
+                rows = order[batch_start : batch_start + config.batch_size]
+                use_neutral = torch.rand(len(rows), generator=generator) < config.neutral_fraction
+                mask = use_neutral.view(-1, *([1] * (styled.dim() - 1)))
+                ids = torch.where(mask, neutral[rows], styled[rows])
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(step, total, config)
+                batch = media[rows]
+                if config.augment_images and kind.modality == "image":
+                    batch = augment_images(batch, generator)
+                loss = info_nce(
+                    _embed_stored(kind, model, batch), model.embed("text", ids), _same_rows(ids), model.logit_scale()
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                task.advance()
+    model.eval()
+
+
+def _embed_all(mcr: SynthworldMCR, modality: str, items: list) -> torch.Tensor:
+    prepared = [mcr.prepare(modality, item) for item in items]
+    chunks = [mcr.encode(modality, prepared[start : start + ENCODE_CHUNK]) for start in range(0, len(prepared), ENCODE_CHUNK)]
+    return torch.cat(chunks)
+
+
+def _rounded(metrics: dict[str, float], keys: tuple[str, ...] = ("R@1", "R@5", "mAP")) -> dict[str, float]:
+    return {key: round(float(metrics[key]), 4) for key in keys}
+
+
+def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -> dict:
+    """Own retrieval of a synthworld MCR on the world's ``eval`` split.
+
+    Media of ``eval_scenes`` scenes are matched against their styled
+    captions (relevance: same main concept), both ways, retrieved from their
+    neutral captions, and classified zero-shot against one templated caption
+    per concept name.
+
+    Returns:
+        ``{"eval_scenes", "<m>_to_text", "text_to_<m>", "neutral_text_to_<m>": {"R@1", "R@5", "mAP"},
+        "zero_shot": {"template", "top1", "top5"}, "chance": {"R@1", "R@5", "mAP", "zero_shot_top1"}}``.
+    """
+    kind = mcr.kind
+    scenes = world.scenes("eval", eval_scenes)
+    media = _embed_all(mcr, kind.modality, [decoded_media(kind, world, scene) for scene in scenes])
+    texts = _embed_all(mcr, "text", [world.caption(scene, kind.caption_style) for scene in scenes])
+    concepts = [str(scene.main) for scene in scenes]
+    relevant = relevance_matrix(concepts, concepts)
+    both = retrieval_both_ways(media, texts, relevant)
+    neutral = _embed_all(mcr, "text", [world.caption(scene, "neutral") for scene in scenes])
+    from_neutral = retrieval_metrics(neutral, media, relevant)
+    class_embeddings = _embed_all(mcr, "text", zero_shot_prompts(kind, world))
+    labels = torch.tensor([scene.main for scene in scenes])
+    zero_shot = zero_shot_accuracy(media, class_embeddings, labels, ks=(1, 5))
+    return {
+        "eval_scenes": eval_scenes,
+        f"{kind.modality}_to_text": _rounded(both["forward"]),
+        f"text_to_{kind.modality}": _rounded(both["backward"]),
+        f"neutral_text_to_{kind.modality}": _rounded(from_neutral),
+        "zero_shot": {
+            "template": ZERO_SHOT_TEMPLATES[kind.name],
+            "top1": round(zero_shot["top1"], 4),
+            "top5": round(zero_shot["top5"], 4),
+        },
+        "chance": {**_rounded(chance_retrieval_metrics(relevant)), "zero_shot_top1": round(1.0 / len(world.concepts), 4)},
+    }
+
+
+def _caption_ids(tokenizer: Tokenizer, captions: list[str]) -> torch.Tensor:
+    return torch.from_numpy(np.stack([tokenizer.encode(caption) for caption in captions]))
+
+
+def train(
+    kind: ModelKind,
+    config: TrainConfig,
+    architecture: BaseModel | None = None,
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """Train one synthworld model from scratch and measure its own retrieval.
+
+    Args:
+        kind: ``PIXEL`` or ``WAVE``.
+        config: data, optimisation and evaluation settings.
+        architecture: the kind's architecture model (default: its defaults).
+        reporter: progress reporting (default: silent).
+
+    Returns:
+        The trained checkpoint (``description["metrics"]`` holds the
+        evaluation, empty when ``config.eval_scenes`` is 0) and the time taken.
+    """
+    reporter = reporter or SilentReporter()
+    architecture = architecture or kind.architecture()
+    started = time.perf_counter()
+    world = World(seed=config.world_seed, n_concepts=config.n_concepts)
+    scenes = world.scenes("mcr_train", config.train_scenes)
+    styled_text = [world.caption(scene, kind.caption_style) for scene in scenes]
+    neutral_text = [world.caption(scene, "neutral") for scene in scenes]
+    tokenizer = new_tokenizer(kind, architecture, styled_text + neutral_text + zero_shot_prompts(kind, world))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = kind.build(architecture, tokenizer)
+        with torch.no_grad():
+            model.log_temperature.fill_(math.log(1.0 / config.initial_temperature))
+        media = _stored_media(kind, model, world, scenes, reporter)
+        captions = (_caption_ids(tokenizer, styled_text), _caption_ids(tokenizer, neutral_text))
+        _fit(kind, model, media, captions, config, reporter)
+    description = {
+        "model": kind.id,
+        "world": {"seed": config.world_seed, "n_concepts": config.n_concepts},
+        "architecture": architecture.model_dump(mode="json"),
+        "tokenizer": tokenizer.config(),
+        "training": config.model_dump(mode="json"),
+        "parameters": count_parameters(model),
+        "metrics": {},
+    }
+    checkpoint = Checkpoint(kind=kind, model=model, tokenizer=tokenizer, description=description, fingerprint="unsaved")
+    if config.eval_scenes:
+        description["metrics"] = evaluate_own_retrieval(SynthworldMCR(checkpoint), world, config.eval_scenes)
+    return TrainResult(checkpoint=checkpoint, seconds=time.perf_counter() - started)
+

@@ -36,7 +36,7 @@ def test_unknown_plugin_names_close_matches():
 
 def test_invalid_plugin_options_are_one_line_naming_the_key():
     with pytest.raises(BridgeError) as caught:
-        load_mcr("features", {"id": "x", "modalities": {}, "colour": "red"}, where="mcr_a")
+        load_mcr("features", {"id": "x", "modalities": {"text": {"embeddings": "t.npy", "ids": "t.txt"}}, "colour": "red"}, where="mcr_a")
     assert "mcr_a.options" in str(caught.value) and "colour" in str(caught.value)
 
 

@@ -32,18 +32,22 @@ def retrieval_table(task: str, results: dict[str, dict[str, dict[str, float]]]) 
     return table
 
 
-def zeroshot_table(task: str, results: dict[str, dict[str, float]]) -> Table:
-    table = Table(title=f"zero-shot classification: {task}", title_justify="left")
-    table.add_column("system", style="bold")
-    table.add_column("top-1", justify="right")
-    table.add_column("top-5", justify="right")
-    for system in _ordered(results):
-        table.add_row(system, _percent(results[system]["top1"]), _percent(results[system]["top5"]))
+def zeroshot_table(tasks: dict[str, dict[str, dict[str, float]]]) -> Table:
+    """Every zero-shot task: a row per task and system, accuracy in percent."""
+    table = Table(title="zero-shot classification", title_justify="left")
+    for column in ("task", "system", "top-1", "top-5"):
+        table.add_column(column, justify="left" if column in ("task", "system") else "right")
+    for task, results in tasks.items():
+        systems = _ordered(results)
+        for index, system in enumerate(systems):
+            table.add_row(task if index == 0 else "", system, _percent(results[system]["top1"]), _percent(results[system]["top5"]),
+                          style="bold green" if system == "C-MCR" else None, end_section=index == len(systems) - 1)
     return table
 
 
 def result_tables(metrics: dict[str, Any]) -> list[Table]:
     """Every table of a ``metrics.json``-shaped dict."""
     tables = [retrieval_table(task, results) for task, results in metrics.get("retrieval", {}).items()]
-    tables += [zeroshot_table(task, results) for task, results in metrics.get("zeroshot", {}).items()]
+    if metrics.get("zeroshot"):
+        tables.append(zeroshot_table(metrics["zeroshot"]))
     return tables

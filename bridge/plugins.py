@@ -8,6 +8,7 @@ those (an empty string loads none).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from bridge import hookspecs
 from bridge.errors import BridgeError
 from bridge.mcr import MCR, MCRType
+from bridge.recipe import format_error
 from bridge.sources import SourceType
 
 ENTRY_POINT_GROUP = "bridge"
@@ -59,13 +61,12 @@ def plugin_manager() -> pluggy.PluginManager:
         except Exception as error:  # a broken third-party plugin must not break the CLI
             raise BridgeError(f"plugin {entry_point.name!r} ({entry_point.value}) failed to import: {error}") from error
         manager.register(module, name=entry_point.name)
-        dist = entry_point.dist
-        version = dist.version if dist is not None else "?"
-        _VERSIONS[entry_point.name] = version
     return manager
 
 
-_VERSIONS: dict[str, str] = {}
+def _versions() -> dict[str, str]:
+    """Installed version of the distribution behind each entry point of the group."""
+    return {ep.name: (ep.dist.version if ep.dist is not None else "?") for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def _collect(hook_name: str) -> dict[str, list]:
@@ -104,8 +105,7 @@ def source_types() -> dict[str, SourceType]:
 
 
 def _with_plugin(registered, plugin: str):
-    object.__setattr__(registered, "plugin", plugin)
-    return registered
+    return dataclasses.replace(registered, plugin=plugin)
 
 
 def plugin_infos() -> list[PluginInfo]:
@@ -115,6 +115,7 @@ def plugin_infos() -> list[PluginInfo]:
     mcrs = _collect("register_mcrs")
     sources = _collect("register_sources")
     manager = plugin_manager()
+    versions = _versions()
     infos = []
     for plugin in manager.get_plugins():
         name = manager.get_name(plugin)
@@ -126,7 +127,7 @@ def plugin_infos() -> list[PluginInfo]:
         infos.append(
             PluginInfo(
                 name=name,
-                version=_VERSIONS.get(name, "?"),
+                version=versions.get(name, "?"),
                 mcrs=tuple(t.name for t in mcrs.get(name, [])),
                 sources=tuple(t.name for t in sources.get(name, [])),
                 commands=commands,
@@ -161,21 +162,7 @@ def validate_options(model: type[BaseModel], options: dict, where: str) -> BaseM
     try:
         return model.model_validate(options)
     except ValidationError as error:
-        raise BridgeError(f"{where}: {format_validation_error(error)}") from error
-
-
-def format_validation_error(error: ValidationError, prefix: str = "") -> str:
-    """The first problem of a pydantic error as ``key.path: message``."""
-    first = error.errors()[0]
-    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    if first["type"] == "missing":
-        message = "required key is missing"
-    more = len(error.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{path or '<top>'}: {message}{suffix}"
+        raise BridgeError(f"{where}: {format_error(error)}") from error
 
 
 def load_mcr(name: str, options: dict | None = None, where: str = "mcr") -> MCR:

@@ -158,10 +158,11 @@ class Recipe(Section):
         return self
 
 
-def format_error(error: ValidationError) -> str:
-    """Pydantic's first problem as ``key.path: what was expected``."""
+def format_error(error: ValidationError, prefix: str = "") -> str:
+    """Pydantic's first problem as ``key.path: what was expected`` (the path under ``prefix``, if given)."""
     first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"] if not str(part).startswith("function-"))
+    parts = [prefix, *(str(part) for part in first["loc"] if not str(part).startswith("function-"))]
+    path = ".".join(part for part in parts if part)
     kind = first["type"]
     if kind == "extra_forbidden":
         message = "unknown key"

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from bridge.errors import BridgeError, ItemError
 from bridge.mcr import MCR, MCRType, Modality
-from bridge.plugins import format_validation_error
+from bridge.recipe import format_error
 from bridge_synthworld.files import read_png, read_wav
 from bridge_synthworld.models import (
     CLIP_SAMPLES,
@@ -227,7 +227,7 @@ def read_checkpoint(kind: ModelKind, path: Path) -> Checkpoint:
     try:
         architecture = kind.architecture.model_validate(description.get("architecture") or {})
     except ValidationError as error:
-        raise BridgeError(f"{description_path(path)}: {format_validation_error(error, 'architecture')}") from error
+        raise BridgeError(f"{description_path(path)}: {format_error(error, 'architecture')}") from error
     try:
         tokenizer = kind.tokenizer_from_config(description["tokenizer"])
     except (KeyError, TypeError, ValueError) as error:

@@ -29,7 +29,7 @@ COMPONENT_ABLATIONS: dict[str, dict[str, Any]] = {
     "w/o intra-MCR loss": {"training.intra_weight": 0.0},
     "w/o pseudo-pair inter loss": {"training.pseudo_pair_loss": False},
 }
-NOISE_SIGMAS = (0.0, 0.02, 0.04, 0.08, 0.16)
+NOISE_SIGMAS = (0.0, 0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32)
 MEMORY_TEMPERATURES = (0.003, 0.01, 0.03, 0.1)
 
 

@@ -22,10 +22,10 @@ from bridge.enhance import TrainingSet, build_training_set
 from bridge.errors import BridgeError
 from bridge.evaluate import evaluate
 from bridge.mcr import MCR
-from bridge.plugins import get_mcr_type, validate_options
+from bridge.plugins import get_mcr_type, recipe_mcr_options
 from bridge.progress import Reporter, SilentReporter
 from bridge.provider import FeatureProvider, aligned_rows, default_context
-from bridge.recipe import MCRSpec, Recipe, load_recipe
+from bridge.recipe import Recipe, load_recipe
 from bridge.sources import resolve
 from bridge.train import make_projectors, train_projectors
 
@@ -44,33 +44,14 @@ class ConnectResult:
     skipped: list = field(default_factory=list)
 
 
-def resolved_options(spec: MCRSpec, base_dir: Path, where: str) -> dict[str, Any]:
-    """The MCR's options, validated; relative paths made absolute against the recipe's folder.
-
-    An options model may declare a ``base_dir`` field: it receives the recipe's folder.
-    """
-    mcr_type = get_mcr_type(spec.plugin)
-    options = dict(spec.options)
-    if "base_dir" in mcr_type.options.model_fields and options.get("base_dir") is None:
-        options["base_dir"] = str(base_dir)
-    validated = validate_options(mcr_type.options, options, f"{where}.options")
-    return _absolute_paths(validated.model_dump(mode="json", exclude_defaults=False), validated, base_dir)
-
-
-def _absolute_paths(dumped: dict[str, Any], validated, base_dir: Path) -> dict[str, Any]:
-    for name, value in vars(validated).items():
-        if isinstance(value, Path):
-            dumped[name] = str(resolve(value, base_dir))
-    return dumped
-
-
 def load_recipe_mcrs(recipe: Recipe, base_dir: Path) -> tuple[dict[str, MCR], dict[str, dict[str, Any]]]:
-    """Load MCR A and MCR B; returns them and their resolved options by role."""
+    """Load MCR A and MCR B; returns them and their resolved options (paths absolute) by role."""
     mcrs, options = {}, {}
     for role, spec in (("a", recipe.mcr_a), ("b", recipe.mcr_b)):
         where = f"mcr_{role}"
-        options[role] = resolved_options(spec, base_dir, where)
-        mcr = get_mcr_type(spec.plugin).load(validate_options(get_mcr_type(spec.plugin).options, options[role], where))
+        mcr_type = get_mcr_type(spec.plugin)
+        validated, options[role] = recipe_mcr_options(mcr_type, spec.options, base_dir, f"{where}.options")
+        mcr = mcr_type.load(validated)
         if recipe.overlap not in mcr.modalities:
             raise BridgeError(f"{where}: MCR {mcr.id!r} does not encode the overlap modality {recipe.overlap!r} (it encodes {', '.join(mcr.modalities)})")
         mcrs[role] = mcr.to(recipe.training.device)

@@ -13,6 +13,7 @@ import difflib
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from importlib.metadata import entry_points
 
 import pluggy
@@ -22,7 +23,7 @@ from bridge import hookspecs
 from bridge.errors import BridgeError
 from bridge.mcr import MCR, MCRType
 from bridge.recipe import format_error
-from bridge.sources import SourceType
+from bridge.sources import SourceType, resolve
 
 ENTRY_POINT_GROUP = "bridge"
 
@@ -170,3 +171,20 @@ def load_mcr(name: str, options: dict | None = None, where: str = "mcr") -> MCR:
     mcr_type = get_mcr_type(name)
     validated = validate_options(mcr_type.options, options or {}, f"{where}.options")
     return mcr_type.load(validated)
+
+
+def recipe_mcr_options(mcr_type: MCRType, options: dict, base_dir: Path, where: str) -> tuple[BaseModel, dict]:
+    """Validate a recipe's options for ``mcr_type``, with relative paths made absolute against ``base_dir``.
+
+    An options model may declare a ``base_dir`` field: it receives the recipe's folder.
+
+    Returns:
+        The validated options and their JSON form (what ``bridge.yaml`` records).
+    """
+    options = dict(options)
+    if "base_dir" in mcr_type.options.model_fields and options.get("base_dir") is None:
+        options["base_dir"] = str(base_dir)
+    validated = validate_options(mcr_type.options, options, where)
+    absolute = {name: resolve(value, base_dir) for name, value in vars(validated).items() if isinstance(value, Path)}
+    validated = validated.model_copy(update=absolute)
+    return validated, validated.model_dump(mode="json")

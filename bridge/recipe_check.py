@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridge.errors import BridgeError
-from bridge.plugins import get_mcr_type, get_source_type, validate_options
+from bridge.plugins import get_mcr_type, get_source_type, recipe_mcr_options, validate_options
 from bridge.recipe import Recipe, load_recipe
 from bridge.sources import PluginSource
 
@@ -34,10 +34,7 @@ def check_recipe(path: str | Path) -> Recipe:
             mcr_type = get_mcr_type(spec.plugin)
         except BridgeError as error:
             raise BridgeError(f"{where}.plugin: {error}") from error
-        options = dict(spec.options)
-        if "base_dir" in mcr_type.options.model_fields and options.get("base_dir") is None:
-            options["base_dir"] = str(base_dir)
-        validate_options(mcr_type.options, options, f"{where}.options")
+        recipe_mcr_options(mcr_type, spec.options, base_dir, f"{where}.options")
         if mcr_type.modalities and recipe.overlap not in mcr_type.modalities:
             raise BridgeError(f"{where}: {spec.plugin!r} encodes {', '.join(mcr_type.modalities)}, not the overlap {recipe.overlap!r}")
         declared |= set(mcr_type.modalities)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from bridge.artifact import Bridge, BridgeSpec, MCRRecord, package_versions
 from bridge.enhance import TrainingSet, build_training_set

@@ -29,4 +29,4 @@ def register_sources(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add click commands or groups to the ``bridge`` command line."""
+    """Add click commands or groups to the ``bridge`` command line with ``cli.add_command(...)``."""

@@ -109,10 +109,18 @@ def _with_plugin(registered, plugin: str):
     return dataclasses.replace(registered, plugin=plugin)
 
 
+class _CommandNames:
+    """Stands in for the click group to learn which commands a plugin adds (without importing click)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add_command(self, command, name: str | None = None) -> None:
+        self.names.append(name or command.name)
+
+
 def plugin_infos() -> list[PluginInfo]:
     """Each loaded plugin with its version and what it registers."""
-    import click
-
     mcrs = _collect("register_mcrs")
     sources = _collect("register_sources")
     manager = plugin_manager()
@@ -122,9 +130,9 @@ def plugin_infos() -> list[PluginInfo]:
         name = manager.get_name(plugin)
         commands: tuple[str, ...] = ()
         if getattr(plugin, "register_commands", None) is not None:
-            group = click.Group()
-            plugin.register_commands(cli=group)
-            commands = tuple(sorted(group.commands))
+            collector = _CommandNames()
+            plugin.register_commands(cli=collector)
+            commands = tuple(sorted(collector.names))
         infos.append(
             PluginInfo(
                 name=name,

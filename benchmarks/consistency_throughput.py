@@ -28,8 +28,8 @@ import click
 import torch
 
 import _measure
-from bridge.consistency import dense_memory_aggregate, memory_aggregate
-from bridge.recipe import EnhanceConfig
+from bridge.methods.consistency import dense_memory_aggregate, memory_aggregate
+from bridge.recipes.schema import EnhanceConfig
 
 PEAK_TARGET_BYTES = 2 * _measure.GB
 RATIO_TARGET = 0.50

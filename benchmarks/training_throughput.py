@@ -43,9 +43,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import _measure
-from bridge.enhance import TrainingSet
-from bridge.recipe import EnhanceConfig, ProjectorConfig, TrainingConfig
-from bridge.train import train_projectors
+from bridge.methods.enhance import TrainingSet
+from bridge.recipes.schema import EnhanceConfig, ProjectorConfig, TrainingConfig
+from bridge.methods.training import train_projectors
 
 RATIO_TARGET = 0.90
 LOSS_TOLERANCE = 1e-3  # relative; both sides do the same float32 operations in the same order

@@ -8,24 +8,58 @@ Python API::
     images = joint.embed("image", ["a.png", "b.png"])  # (2, d)
     joint.similarity(audio, images)                    # (1, 2)
 
-Plugins implement the hooks in :mod:`bridge.hookspecs` with :data:`hookimpl`.
+Plugins implement the hooks in :mod:`bridge.core.hookspecs` with
+:data:`hookimpl`. The names below are imported on first use, so
+``import bridge`` (and ``bridge --help``) does not load torch.
+
+The package is layered; a module only imports from its own layer or lower
+ones (``docs/architecture.md``)::
+
+    errors, progress   one-line user errors; the progress callback interface
+    core               MCR contract, projectors, the plugin registry, the saved space (Bridge)
+    data               sources, the embedding cache, extraction
+    methods            strategies (connect = C-MCR), their enhancement, losses and training
+    evaluation         metrics, evaluation tasks, baselines
+    recipes            the recipe schema, reading, checking, generated docs
+    pipeline           connect, ablate, evaluate a saved bridge
+    cli                the command line and all presentation (rich, plots)
 """
 
-from bridge.artifact import Bridge
-from bridge.errors import BridgeError, ItemError
-from bridge.hookspecs import hookimpl
-from bridge.mcr import MCR, MCRType, Modality
-from bridge.sources import Item, SourceContext, SourceType
+from __future__ import annotations
 
-__all__ = [
-    "MCR",
-    "Bridge",
-    "BridgeError",
-    "Item",
-    "ItemError",
-    "MCRType",
-    "Modality",
-    "SourceContext",
-    "SourceType",
-    "hookimpl",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Bridge": "bridge.core.space",
+    "BridgeError": "bridge.errors",
+    "ItemError": "bridge.errors",
+    "hookimpl": "bridge.core.hookspecs",
+    "MCR": "bridge.core.mcr",
+    "MCRType": "bridge.core.mcr",
+    "Modality": "bridge.core.mcr",
+    "Registry": "bridge.core.registry",
+    "Item": "bridge.data.sources",
+    "SourceContext": "bridge.data.sources",
+    "SourceType": "bridge.data.sources",
+    "Strategy": "bridge.methods.strategy",
+    "StrategyType": "bridge.methods.strategy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from bridge.core.hookspecs import hookimpl
+    from bridge.core.mcr import MCR, MCRType, Modality
+    from bridge.core.registry import Registry
+    from bridge.core.space import Bridge
+    from bridge.data.sources import Item, SourceContext, SourceType
+    from bridge.errors import BridgeError, ItemError
+    from bridge.methods.strategy import Strategy, StrategyType
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bridge' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,5 +1,5 @@
-"""`python -m bridge` runs the command line."""
+"""``python -m bridge``: the same command line as the ``bridge`` script."""
 
-from bridge.cli import main
+from bridge.cli.main import main
 
 main()

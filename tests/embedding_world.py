@@ -61,6 +61,9 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
     _, paired_latents = draw(n_paired)
     add("a", "image", [f"paired-{i}" for i in range(n_paired)], paired_latents)
     add("b", "audio", [f"paired-{i}" for i in range(n_paired)], paired_latents)
+    val_labels, val_latents = draw(n_eval)  # a validation split of its own (drawn last: earlier data unchanged)
+    add("a", "image", [f"val-{i}" for i in range(n_eval)], val_latents)
+    add("b", "audio", [f"val-{i}" for i in range(n_eval)], val_latents)
 
     root.mkdir(parents=True, exist_ok=True)
     for (mcr, modality), (ids, blocks) in files.items():
@@ -70,10 +73,11 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
     for modality in ("image", "audio"):
         (root / f"{modality}_memory.txt").write_text("\n".join(f"{modality}-memory-{i}" for i in range(n_memory)) + "\n")
         (root / f"{modality}_paired.txt").write_text("\n".join(f"paired-{i}" for i in range(n_paired)) + "\n")
-    with (root / "eval.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "label"])
-        writer.writerows((f"eval-{i}", f"concept-{label}") for i, label in enumerate(eval_labels))
+    for split, split_labels in (("eval", eval_labels), ("val", val_labels)):
+        with (root / f"{split}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "label"])
+            writer.writerows((f"{split}-{i}", f"concept-{label}") for i, label in enumerate(split_labels))
 
     def mcr(name: str, modality: str) -> dict:
         return {
@@ -84,8 +88,8 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
             },
         }
 
-    def eval_source() -> dict:
-        return {"manifest": "eval.csv", "column": "id", "is_file": False, "id_column": "id", "label_column": "label"}
+    def eval_source(split: str = "eval") -> dict:
+        return {"manifest": f"{split}.csv", "column": "id", "is_file": False, "id_column": "id", "label_column": "label"}
 
     recipe = {
         "name": "embedding-world",
@@ -103,6 +107,10 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
             "retrieval": [
                 {"name": "audio-image", "query_modality": "audio", "query": eval_source(),
                  "target_modality": "image", "target": eval_source(), "relevance": "label"},
+            ],
+            "validation": [
+                {"name": "audio-image (val)", "query_modality": "audio", "query": eval_source("val"),
+                 "target_modality": "image", "target": eval_source("val"), "relevance": "label"},
             ],
             "zeroshot": [
                 {"name": "audio-classes", "modality": "audio", "items": eval_source(), "prompts": ["{}"]},

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bridge.cache as cache
-from bridge.cache import EmbeddingStore, content_key, safe_name
+import bridge.data.cache as cache
+from bridge.data.cache import EmbeddingStore, content_key, safe_name
 from bridge.errors import BridgeError, ItemError
-from bridge.sources import Item
+from bridge.data.sources import Item
 
 DIM = 6
 

@@ -22,7 +22,7 @@ def bridge_cli(*args):
     """The same command line, in this process (no interpreter start-up per call)."""
     from click.testing import CliRunner
 
-    from bridge.cli import cli
+    from bridge.cli.main import cli
 
     result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="bridge", env={"COLUMNS": "160"})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -56,7 +56,7 @@ def connected(world):
 def test_connect_prints_the_results_table_and_saves_the_bridge(connected):
     out, result = connected
     assert "retrieval: audio-image" in result.stdout
-    for system in ("chance", "untrained", "text_pivot", "C-MCR", "oracle"):
+    for system in ("chance", "untrained", "text_pivot", "C-MCR", "paired reference"):
         assert system in result.stdout
     assert "train projectors" in result.stderr  # progress
     assert {"bridge.yaml", "projectors.safetensors", "metrics.json"} <= {p.name for p in out.iterdir()}
@@ -108,11 +108,11 @@ def test_recipe_check(world, tmp_path):
     data["mcr_a"]["plugin"] = "featurez"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))
-    assert_one_line_error(bridge_cli("recipe", "check", bad), "bad.yaml", "mcr_a.plugin", "did you mean 'features'")
+    assert_one_line_error(bridge_cli("recipe", "check", bad), "bad.yaml", "members.a.plugin", "did you mean 'features'")
     data["mcr_a"]["plugin"] = "features"
     data["mcr_a"]["options"]["colour"] = 1
     bad.write_text(yaml.safe_dump(data))
-    assert_one_line_error(bridge_cli("recipe", "check", bad), "bad.yaml", "mcr_a.options", "colour")
+    assert_one_line_error(bridge_cli("recipe", "check", bad), "bad.yaml", "members.a.options", "colour")
     data["mcr_a"]["options"].pop("colour")
     data["training"]["epochs"] = -1
     bad.write_text(yaml.safe_dump(data))
@@ -146,13 +146,37 @@ def test_ablate_writes_table_json_and_plot(world, tmp_path):
     result = bridge_cli("ablate", world, "--seeds", "0,1", "--quick", "--out", tmp_path)
     assert result.returncode == 0, result.output
     report = json.loads((tmp_path / "ablation.json").read_text())
-    rows = report["results"]
+    rows = report["validation"]
+    assert report["validation_task"] == "audio-image (val)" and report["test_task"] == "audio-image"
     assert set(rows) == {"full C-MCR", "w/o memory consistency", "w/o noise", "w/o intra-MCR loss", "w/o pseudo-pair inter loss"}
     assert all(len(values) == 2 for metrics in rows.values() for values in metrics.values())  # one value per seed
     assert (tmp_path / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "mean ± std" in result.stdout
     full = np.mean(rows["full C-MCR"]["audio→image mAP"])
     assert full > 0.5  # the full method works on this world; ablations are reported, not ranked, here
+    # with --quick nothing is tuned: the full method is the chosen setting, tested once on the test task
+    assert report["chosen"] == {"C-MCR": "full C-MCR"}
+    assert set(report["test"]) == {"C-MCR (full C-MCR)"}
+
+
+def test_ablate_tunes_on_validation_and_tests_only_the_chosen_settings(tmp_path):
+    import bridge.methods.connect as connect_strategy
+
+    recipe = write_world(tmp_path, n_overlap=600, n_memory=300, n_eval=60, n_paired=200)
+    sweeps = {"sigma = 0": {"enhance.noise": False}, "sigma = 0.05": {"enhance.noise_sigma": 0.05}}
+    original = connect_strategy.ConnectStrategy.sweeps
+    connect_strategy.ConnectStrategy.sweeps = sweeps
+    try:
+        from bridge.pipeline.ablate import mean_map, run_ablation
+
+        result = run_ablation(recipe, [0], quick=False)
+    finally:
+        connect_strategy.ConnectStrategy.sweeps = original
+    best = max(sweeps, key=lambda name: mean_map(result.validation[name]))
+    assert result.chosen["C-MCR"] == best
+    reference_best = max(sweeps, key=lambda name: mean_map(result.validation[f"paired reference: {name}"]))
+    assert result.chosen["paired reference"] == reference_best  # the same tuning budget for the reference
+    assert set(result.test) == {f"C-MCR ({best})", f"paired reference ({reference_best})"}
 
 
 def test_bad_items_stop_the_run_or_are_skipped_and_listed(tmp_path):

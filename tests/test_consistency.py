@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from bridge.consistency import dense_memory_aggregate, memory_aggregate
+from bridge.methods.consistency import dense_memory_aggregate, memory_aggregate
 
 
 def _unit(rows: int, dim: int, seed: int) -> torch.Tensor:
@@ -47,7 +47,7 @@ def test_no_overflow_with_extreme_scores():
 
 def test_working_memory_does_not_grow_with_memory_size(monkeypatch):
     """The largest temporary the streamed softmax allocates is bounded by the chunk, not by M."""
-    import bridge.consistency as consistency
+    import bridge.methods.consistency as consistency
 
     largest = {"elements": 0}
     original = torch.matmul

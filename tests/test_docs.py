@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from bridge.recipe_docs import render
+from bridge.recipes.docs import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_recipe_reference_is_in_step_with_the_models():
     on_disk = (ROOT / "docs" / "recipe.md").read_text()
-    assert on_disk == render(), "docs/recipe.md is stale: run `python -m bridge.recipe_docs > docs/recipe.md`"
+    assert on_disk == render(), "docs/recipe.md is stale: run `python -m bridge.recipes.docs > docs/recipe.md`"
 
 
 def test_recipe_reference_documents_every_key():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.artifact import Bridge
-from bridge.connect import connect
+from bridge.core.space import Bridge
+from bridge.pipeline.connect import connect
 from embedding_world import write_world
 
 
@@ -25,7 +25,7 @@ def test_bridged_retrieval_is_far_above_chance_and_untrained(run):
         trained = task["C-MCR"][direction]["mAP"]
         assert trained > 4 * task["chance"][direction]["mAP"], (direction, trained)
         assert trained > task["untrained"][direction]["mAP"] + 0.2, (direction, trained)
-        assert trained > 0.6 * task["oracle"][direction]["mAP"], (direction, trained)
+        assert trained > 0.6 * task["paired reference"][direction]["mAP"], (direction, trained)
         assert task["C-MCR"][direction]["R@1"] > 0.4
     assert 0.02 < task["chance"]["audio→image"]["mAP"] < 0.1  # 24 balanced classes
 
@@ -47,7 +47,7 @@ def test_artifact_round_trip_gives_identical_embeddings(run):
     text = loaded.embed("text", ["concept-3"])
     assert text.shape == (1, 32)
     torch.testing.assert_close(text.norm(dim=-1), torch.ones(1))
-    assert loaded.spec.mcrs["a"].fingerprint == result.bridge.spec.mcrs["a"].fingerprint
+    assert loaded.spec.members["a"].fingerprint == result.bridge.spec.members["a"].fingerprint
 
 
 def test_second_run_is_served_from_the_cache_and_is_deterministic(run):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.cache import EmbeddingStore
+from bridge.data.cache import EmbeddingStore
 from bridge.errors import ItemError
-from bridge.extract import default_cache_dir, extract, extract_shard, store_for
-from bridge.mcr import MCR
-from bridge.sources import Item
+from bridge.data.extract import default_cache_dir, extract, extract_shard, store_for
+from bridge.core.mcr import MCR
+from bridge.data.sources import Item
 
 DIM = 8
 

@@ -11,7 +11,11 @@ import torch
 from safetensors.torch import save_file
 
 from bridge.errors import BridgeError, ItemError
-from bridge.plugins import get_mcr_type, load_mcr
+from bridge.core.registry import Registry
+
+REGISTRY = Registry.from_environment()
+get_mcr_type = REGISTRY.mcr_type
+load_mcr = REGISTRY.load_mcr
 
 
 def write_ids(path: Path, ids: list[str]) -> Path:

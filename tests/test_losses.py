@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from bridge.losses import cmcr_losses, symmetric_infonce
+from bridge.methods.losses import cmcr_losses, symmetric_infonce
 
 
 def test_symmetric_infonce_matches_a_hand_computed_value():

@@ -7,9 +7,9 @@ import itertools
 import pytest
 import torch
 
-import bridge.metrics
+import bridge.evaluation.metrics
 from bridge.errors import BridgeError
-from bridge.metrics import (
+from bridge.evaluation.metrics import (
     chance_retrieval_metrics,
     prompt_class_embeddings,
     relevance_matrix,
@@ -89,19 +89,18 @@ def test_reversed_ranking_puts_every_answer_last() -> None:
     assert metrics["MedR"] == 12.0
 
 
-def test_ties_rank_lower_target_index_first() -> None:
-    # all similarities equal: query i's relevant target i lands at rank i + 1.
-    metrics = retrieval_metrics(torch.zeros(4, 3), torch.ones(4, 3), torch.eye(4, dtype=torch.bool), ks=(1, 2))
-    assert metrics["R@1"] == pytest.approx(1 / 4)
-    assert metrics["R@2"] == pytest.approx(2 / 4)
-    assert metrics["MedR"] == 2.5  # median of 1, 2, 3, 4
-    assert metrics["mAP"] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
-    # large enough that an unstable sort would scramble the tied targets
+def test_constant_similarity_averages_the_ranks() -> None:
+    # all similarities equal: every query's single relevant target has the expected rank (4 + 1) / 2.
+    metrics = retrieval_metrics(torch.zeros(4, 3), torch.ones(4, 3), torch.eye(4, dtype=torch.bool), ks=(1, 2, 3))
+    assert metrics["R@1"] == 0.0 and metrics["R@2"] == 0.0 and metrics["R@3"] == 1.0
+    assert metrics["MedR"] == 2.5
+    assert metrics["mAP"] == pytest.approx(1 / 4)
+    # the order of the tied targets does not matter, however many there are
     n = 600
-    many = retrieval_metrics(torch.zeros(n, 3), torch.ones(n, 3), torch.eye(n, dtype=torch.bool), ks=(1, 100))
-    assert many["R@1"] == pytest.approx(1 / n)
-    assert many["R@100"] == pytest.approx(100 / n)
-    assert many["mAP"] == pytest.approx(sum(1 / k for k in range(1, n + 1)) / n)
+    many = retrieval_metrics(torch.zeros(n, 3), torch.ones(n, 3), torch.eye(n, dtype=torch.bool), ks=(1, 300, 301))
+    assert many["R@1"] == 0.0 and many["R@300"] == 0.0 and many["R@301"] == 1.0
+    assert many["MedR"] == (n + 1) / 2
+    assert many["mAP"] == pytest.approx(1 / n)
 
 
 def test_queries_without_relevant_targets_are_excluded_and_counted() -> None:
@@ -142,10 +141,9 @@ def test_counted_and_sorted_ranks_agree_with_ties(n_relevant: int, monkeypatch: 
     for row in range(80):
         relevant[row, torch.randperm(300, generator=generator)[: 1 + row % n_relevant]] = True
     counted = retrieval_metrics(queries, targets, relevant, ks=(1, 5, 50))
-    monkeypatch.setattr(bridge.metrics, "FEW_RELEVANT", 0)
+    monkeypatch.setattr(bridge.evaluation.metrics, "FEW_RELEVANT", 0)
     sorted_ = retrieval_metrics(queries, targets, relevant, ks=(1, 5, 50))
-    for key in counted:
-        assert counted[key] == pytest.approx(sorted_[key], abs=1e-12), key
+    assert counted == sorted_
 
 
 def test_relevance_matrix() -> None:
@@ -225,16 +223,16 @@ def test_zero_shot_accuracy() -> None:
     classes = torch.eye(3) * 2.0
     items = torch.tensor(
         [
-            [1.0, 0.0, 0.0],  # label 0: rank 0
-            [0.1, 0.9, 0.5],  # label 2: class 1 ahead -> rank 1
-            [0.9, 0.5, 0.1],  # label 2: classes 0, 1 ahead -> rank 2
-            [0.2, 0.3, 0.9],  # label 1: class 2 ahead -> rank 1
-            [0.0, 0.0, 0.0],  # label 2: all tied, classes 0, 1 ahead by index -> rank 2
+            [1.0, 0.0, 0.0],  # label 0: rank 1
+            [0.1, 0.9, 0.5],  # label 2: class 1 ahead -> rank 2
+            [0.9, 0.5, 0.1],  # label 2: classes 0, 1 ahead -> rank 3
+            [0.2, 0.3, 0.9],  # label 1: class 2 ahead -> rank 2
+            [0.0, 0.0, 0.0],  # label 2: all three tied -> rank 0 + (3 + 1) / 2 = 2
         ]
     )
     labels = torch.tensor([0, 2, 2, 1, 2])
     accuracy = zero_shot_accuracy(items, classes, labels, ks=(1, 2, 5))
-    assert accuracy == {"top1": pytest.approx(1 / 5), "top2": pytest.approx(3 / 5), "top5": 1.0}
+    assert accuracy == {"top1": pytest.approx(1 / 5), "top2": pytest.approx(4 / 5), "top5": 1.0}
     assert set(zero_shot_accuracy(items, classes, labels)) == {"top1", "top5"}
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         zero_shot_accuracy(items, classes, torch.tensor([0, 2, 3, 1, 1]))

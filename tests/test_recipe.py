@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from bridge.errors import BridgeError
-from bridge.recipe import Recipe, load_recipe
+from bridge.recipes.io import load_recipe
+from bridge.recipes.schema import Recipe
 
 VALID = {
     "name": "demo",

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from torch.nn import functional as F
 
 from bridge.errors import BridgeError
-from bridge.release import convert_release, load_release
+from bridge.core.release import convert_release, load_release
 
 RELEASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmcr-release" / "ulip_clip.pt"
 pytestmark = pytest.mark.skipif(not RELEASE.exists(), reason="../shared/data/cmcr-release is not beside this checkout")

@@ -15,13 +15,12 @@ from safetensors.torch import load_file
 from bridge.errors import BridgeError, ItemError
 from bridge_synthworld.commands import synthworld_group
 from bridge_synthworld.files import write_png, write_wav
+from bridge_synthworld.options import SynthworldOptions
+from bridge_synthworld.types import PIXEL_TYPE, WAVE_TYPE
 from bridge_synthworld.mcrs import (
     PIXEL,
-    PIXEL_TYPE,
     WAVE,
-    WAVE_TYPE,
     SynthworldMCR,
-    SynthworldOptions,
     read_checkpoint,
     shipped_weights,
     write_checkpoint,
@@ -268,9 +267,10 @@ def test_cli_train_writes_identical_files_twice(tmp_path):
 
 
 def test_models_load_through_the_plugin_registry():
-    from bridge.plugins import load_mcr, mcr_types
+    from bridge.core.registry import Registry
 
-    types = mcr_types()
+    registry = Registry.from_entry_points()
+    types, load_mcr = registry.mcrs, registry.load_mcr
     assert types["synthworld-pixel"].plugin == "synthworld" and types["synthworld-wave"].modalities == ("audio", "text")
     mcr = load_mcr("synthworld-wave", {"device": "cpu"})
     assert (mcr.id, mcr.dim) == ("synthworld-wave", 96)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bridge.errors import BridgeError, ItemError
 from bridge.progress import SilentReporter
-from bridge.sources import SourceContext
+from bridge.data.sources import SourceContext
 from bridge_synthworld.captions import AUDIO_WORDS, LEXICON, NEUTRAL_FUNCTION_WORDS, VISION_WORDS, words_of
 from bridge_synthworld.files import materialize, partial_path, read_png, read_wav, write_png, write_wav
 from bridge_synthworld.render_image import COLOUR_FAMILIES, SIZE_WORDS, TEXTURES

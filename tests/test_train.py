@@ -1,10 +1,10 @@
 import torch
 from torch.nn import functional as F
 
-from bridge.enhance import TrainingSet, add_noise, build_training_set
-from bridge.projector import Projector
-from bridge.recipe import EnhanceConfig, ProjectorConfig, TrainingConfig
-from bridge.train import train_projectors
+from bridge.methods.enhance import TrainingSet, add_noise, build_training_set
+from bridge.core.projector import Projector
+from bridge.recipes.schema import EnhanceConfig, ProjectorConfig, TrainingConfig
+from bridge.methods.training import train_projectors
 
 
 def _training_set(n: int = 256, dim_a: int = 12, dim_b: int = 10, seed: int = 0) -> TrainingSet:

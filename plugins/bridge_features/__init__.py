@@ -19,12 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridge.hookspecs import hookimpl
-from bridge.mcr import MCRType
-from bridge_features.model import FeaturesMCR, load_features_mcr
+from bridge import MCRType, hookimpl
 from bridge_features.options import FeatureFiles, FeaturesOptions
+from bridge_features.text_check import check_texts
 
-__all__ = ["FeatureFiles", "FeaturesMCR", "FeaturesOptions", "load_features_mcr", "register_mcrs"]
+__all__ = ["FeatureFiles", "FeaturesOptions", "load_features_mcr", "register_mcrs"]
+
+
+def load_features_mcr(options: FeaturesOptions):
+    """Open the feature files (torch is imported here, not when the plugin is listed)."""
+    from bridge_features.model import load_features_mcr as load
+
+    return load(options)
 
 
 @hookimpl
@@ -36,5 +42,6 @@ def register_mcrs(register: Callable[..., None]) -> None:
             load=load_features_mcr,
             options=FeaturesOptions,
             summary="Precomputed embeddings (.npy / .safetensors) looked up by item id.",
+            check_inputs=check_texts,
         )
     )

@@ -9,8 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bridge.errors import BridgeError, ItemError
-from bridge.mcr import MCR, Modality
+from bridge import MCR, BridgeError, ItemError, Modality
 from bridge_features.options import FeaturesOptions
 from bridge_features.store import FeatureTable, files_digest, read_feature_table
 

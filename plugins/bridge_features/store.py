@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 
-from bridge.errors import BridgeError
+from bridge import BridgeError
+from bridge_features.ids import read_ids
 
 HASH_BLOCK_BYTES = 1 << 20
 
@@ -90,24 +91,6 @@ def read_embeddings(path: Path, tensor: str | None = None) -> np.ndarray | torch
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise BridgeError(f"{path}: expected a non-empty (N, D) array, got shape {tuple(array.shape)}")
     return array
-
-
-def read_ids(path: Path) -> list[str]:
-    """The ids of a text file, one a line (surrounding spaces stripped; none blank, none repeated)."""
-    _require_file(path, "ids file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise BridgeError(f"{path}: expected a UTF-8 text file of ids, one a line ({error.reason})") from error
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        item_id = line.strip()
-        if not item_id:
-            raise BridgeError(f"{path}:{number}: blank line; expected one id a line")
-        if item_id in first_line:
-            raise BridgeError(f"{path}:{number}: duplicate id {item_id!r} (first on line {first_line[item_id]}); ids must be unique")
-        first_line[item_id] = number
-    return list(first_line)
 
 
 def files_digest(paths: list[Path], extra: list[str]) -> str:

@@ -9,12 +9,12 @@ It is loaded through the entry-point group `bridge`, like any third-party plugin
 
 from __future__ import annotations
 
-from bridge.hookspecs import hookimpl
+from bridge import hookimpl
 
 
 @hookimpl
 def register_mcrs(register):
-    from bridge_synthworld.mcrs import PIXEL_TYPE, WAVE_TYPE
+    from bridge_synthworld.types import PIXEL_TYPE, WAVE_TYPE
 
     register(PIXEL_TYPE)
     register(WAVE_TYPE)

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bridge.progress import RichReporter
+from bridge.cli.progress import RichReporter
 from bridge_synthworld.mcrs import KINDS, WEIGHTS_DIR, write_checkpoint
 from bridge_synthworld.training import TrainConfig, TrainResult, train
 

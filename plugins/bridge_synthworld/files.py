@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bridge.errors import BridgeError, ItemError
+from bridge import BridgeError, Item, ItemError
 from bridge.progress import Reporter
-from bridge.sources import Item
 from bridge_synthworld.world import AUDIO_SECONDS, CAPTION_STYLES, IMAGE_SIZE, SAMPLE_RATE, SPLITS, Scene, World
 
 GENERATOR_VERSION = 1

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bridge.errors import BridgeError, ItemError
-from bridge.mcr import MCR, MCRType, Modality
-from bridge.recipe import format_error
+from bridge import BridgeError, ItemError
+from bridge import MCR, Modality
+from bridge_synthworld.options import SynthworldOptions
+from bridge.core.validation import format_error
 from bridge_synthworld.files import read_png, read_wav
 from bridge_synthworld.models import (
     CLIP_SAMPLES,
@@ -303,18 +304,6 @@ class SynthworldMCR(MCR):
         return self
 
 
-class SynthworldOptions(BaseModel):
-    """Options of ``synthworld-pixel`` and ``synthworld-wave``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    weights: Path | None = Field(
-        None,
-        description="A .safetensors weights file with its .yaml beside it (default: the weights shipped with the plugin).",
-    )
-    device: str = Field("cpu", description="Torch device to run the model on, e.g. `cpu` or `cuda`.")
-
-
 def shipped_weights(kind: ModelKind) -> Path:
     """The plugin's own weights file for ``kind``."""
     return WEIGHTS_DIR / f"{kind.name}.safetensors"
@@ -324,27 +313,3 @@ def load_mcr(kind: ModelKind, options: SynthworldOptions) -> SynthworldMCR:
     """Load ``kind`` from ``options.weights`` (or the shipped file) onto ``options.device``."""
     path = Path(options.weights).expanduser() if options.weights is not None else shipped_weights(kind)
     return SynthworldMCR(read_checkpoint(kind, path), device=options.device)
-
-
-def _load_pixel(options: SynthworldOptions) -> SynthworldMCR:
-    return load_mcr(PIXEL, options)
-
-
-def _load_wave(options: SynthworldOptions) -> SynthworldMCR:
-    return load_mcr(WAVE, options)
-
-
-PIXEL_TYPE = MCRType(
-    name=PIXEL.id,
-    load=_load_pixel,
-    options=SynthworldOptions,
-    modalities=(PIXEL.modality, "text"),
-    summary="Synthetic-world image-text model (CLIP's role): 64x64 conv net + word transformer, 128-d.",
-)
-WAVE_TYPE = MCRType(
-    name=WAVE.id,
-    load=_load_wave,
-    options=SynthworldOptions,
-    modalities=(WAVE.modality, "text"),
-    summary="Synthetic-world audio-text model (CLAP's role): log-mel conv net + trigram conv text, 96-d.",
-)

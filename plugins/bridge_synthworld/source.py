@@ -16,11 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.sources import Item, SourceContext, SourceType, resolve
+from bridge import Item, SourceContext, SourceType
+from bridge.data.sources import resolve
 from bridge_synthworld.files import materialize
 from bridge_synthworld.world import World
 
-Split = Literal["mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval"]
+Split = Literal["mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val"]
 SourceModality = Literal["image", "audio", "text", "text:neutral", "text:vision", "text:audio"]
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.metrics import (
+from bridge.evaluation.metrics import (
     chance_retrieval_metrics,
     relevance_matrix,
     retrieval_both_ways,

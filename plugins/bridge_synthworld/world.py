@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bridge.errors import BridgeError
+from bridge import BridgeError
 from bridge_synthworld import captions, render_audio, render_image
 from bridge_synthworld.captions import CAPTION_STYLES, LEXICON, Describable
 from bridge_synthworld.render_audio import AUDIO_SECONDS, SAMPLE_RATE, AcousticSignature, AudioLayout
@@ -31,7 +31,8 @@ __all__ = [
     "SPLITS", "AcousticSignature", "Concept", "Scene", "VisualSignature", "World",
 ]
 
-SPLITS = ("mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval")
+SPLITS = ("mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val")
+"""Appending keeps every earlier split's scenes: a split's seeds depend on its position."""
 DISTRACTOR_PROBABILITY = 0.3
 MAX_CONCEPTS = len(LEXICON)
 _LEVELS = 8  # values of each Latin-square trait

@@ -1,0 +1,1 @@
+"""The command line and all presentation: click commands, rich tables and progress, matplotlib plots."""

@@ -1,0 +1,34 @@
+"""The two consoles of the command line, and printing user strings literally.
+
+Every user string (a path, an item, an MCR id, an error) reaches the
+terminal as data: :func:`plain` wraps it in a rich ``Text`` so ``[red]`` or
+``[/x]`` inside it is printed as it is, never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def plain(text: object, style: str | None = None) -> Text:
+    """``text`` as a rich ``Text`` that is printed literally."""
+    return Text(str(text), style=style or "")
+
+
+def say(*parts: object, style: str | None = None) -> None:
+    """Print ``parts`` (joined by spaces) literally on stdout."""
+    console.print(plain(" ".join(str(p) for p in parts), style), soft_wrap=True)
+
+
+def warn(text: str) -> None:
+    """One ``warning:`` line on stderr, printed literally."""
+    error_console.print(Text("warning: ", style="yellow") + Text(text), soft_wrap=True)
+
+
+def fail(text: str) -> None:
+    """One ``error:`` line on stderr, printed literally."""
+    error_console.print(Text("error: ", style="bold red") + Text(text), soft_wrap=True)

@@ -1,0 +1,50 @@
+"""Pydantic validation problems as one line: ``key.path: what was expected, got <shortened value>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bridge.errors import BridgeError, quoted, shorten
+
+
+def format_error(error: ValidationError, prefix: str = "") -> str:
+    """Pydantic's first problem as ``key.path: what was expected`` (the path under ``prefix``, if given)."""
+    first = error.errors(include_url=False)[0]
+    parts = [prefix, *(_location(part) for part in first["loc"] if not str(part).startswith("function-"))]
+    path = ".".join(part for part in parts if part).replace(".[", "[")
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = first["msg"]
+        if first.get("input") is not None and kind not in ("value_error", "source_kind", "assertion_error"):
+            message += f", got {quoted(first['input'])}"
+    message = message.replace("Value error, ", "").replace("Assertion failed, ", "")
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path or '<top level>'}: {message}{suffix}"
+
+
+def _location(part: Any) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    return shorten(str(part), 60)
+
+
+def validate_options(model: type[BaseModel], options: Any, where: str) -> BaseModel:
+    """Validate a plugin's options, turning pydantic's report into one line naming ``where``."""
+    if not isinstance(options, dict):
+        raise BridgeError(f"{where}: expected a mapping of options, got {type(options).__name__}")
+    try:
+        return model.model_validate(options)
+    except ValidationError as error:
+        raise BridgeError(f"{where}: {format_error(error)}") from error
+
+
+LaxPath = Annotated[Path, Field(strict=False)]
+"""A path field that accepts a string in an otherwise strict model (YAML has no path type)."""

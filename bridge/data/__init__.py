@@ -1,0 +1,1 @@
+"""Data: sources (where items come from), the content-keyed embedding cache, and extraction."""

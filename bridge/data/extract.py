@@ -1,0 +1,332 @@
+"""Feature extraction: items -> MCR embeddings, through the on-disk cache.
+
+:func:`extract` keys every item by its content, encodes only what the cache
+lacks (in batches of ``mcr.batch_size(modality)``, decoding files in a few
+threads while the model encodes), writes the new embeddings as cache parts as
+it goes, and assembles the result from the cache. Memory is bounded by a
+batch and a part, not by the data set; an interrupted run resumes from the
+parts already written.
+
+:func:`extract_shard` encodes one rank's share of what is missing, so several
+processes can fill one cache; a later :func:`extract` then encodes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bridge.data.cache import DEFAULT_PART_SIZE, EmbeddingStore
+from bridge.data.prepare import Failure, content_keys, item_name, prepared_batches, thread_pool
+from bridge.errors import BridgeError, ItemError
+from bridge.core.mcr import MCR
+from bridge.progress import Reporter, SilentReporter
+from bridge.data.sources import Item
+
+VIEW_THRESHOLD_BYTES = 256 * 2**20
+"""Results larger than this are memory-mapped files under ``<cache_dir>/views``."""
+
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item left out because it could not be read or decoded."""
+
+    id: str
+    value: str
+    reason: str
+
+
+@dataclass
+class Features:
+    """Embeddings of a list of items, in item order, skipped items left out.
+
+    Attributes:
+        ids: ``N`` item ids.
+        labels: ``N`` item labels (``None`` where an item has none).
+        embeddings: ``(N, D)`` float32; a read-only memmap when large.
+        skipped: items left out (only with ``skip_bad_items``).
+        encoded: distinct contents encoded by this call.
+        cached: distinct contents found already cached.
+    """
+
+    ids: list[str]
+    labels: list[str | None]
+    embeddings: np.ndarray
+    skipped: list[SkippedItem] = field(default_factory=list)
+    encoded: int = 0
+    cached: int = 0
+
+
+def default_cache_dir() -> Path:
+    """``$BRIDGE_CACHE`` if set (and not empty), else ``~/.cache/mcr-bridge``."""
+    configured = os.environ.get("BRIDGE_CACHE")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "mcr-bridge"
+
+
+def store_for(mcr: MCR, modality: str, cache_dir: Path) -> EmbeddingStore:
+    """The cache store of ``mcr``'s ``modality`` embeddings under ``cache_dir``."""
+    return EmbeddingStore(Path(cache_dir), mcr.id, mcr.fingerprint, modality, mcr.dim)
+
+
+@dataclass
+class _Plan:
+    """What one call must do: per-item keys, hashing failures and the cache misses."""
+
+    keys: list[str | None]
+    failures: dict[int, str]
+    misses: list[tuple[str, Item]]
+    cached: int
+
+
+def _plan(
+    store: EmbeddingStore,
+    modality: str,
+    items: Sequence[Item],
+    *,
+    skip_bad_items: bool,
+    pool: ThreadPoolExecutor | None,
+    reporter: Reporter,
+) -> _Plan:
+    keys: list[str | None] = []
+    failures: dict[int, str] = {}
+    for index, (item, result) in enumerate(zip(items, content_keys(modality, items, pool, reporter))):
+        if isinstance(result, ItemError):
+            if not skip_bad_items:
+                raise ItemError(item_name(modality, item), result.reason) from result
+            failures[index] = result.reason
+            keys.append(None)
+        else:
+            keys.append(result)
+    distinct: dict[str, Item] = {}
+    for item, key in zip(items, keys):
+        if key is not None:
+            distinct.setdefault(key, item)
+    found = store.lookup(list(distinct))
+    misses = [(key, item) for key, item in distinct.items() if key not in found]
+    return _Plan(keys=keys, failures=failures, misses=misses, cached=len(distinct) - len(misses))
+
+
+def _as_float32(embeddings: torch.Tensor | np.ndarray) -> np.ndarray:
+    """An encoder's ``(n, D)`` output as a float32 numpy array on the CPU."""
+    if isinstance(embeddings, torch.Tensor):
+        return embeddings.detach().to("cpu", torch.float32).numpy()
+    return np.asarray(embeddings, dtype=np.float32)
+
+
+def _encode_misses(
+    mcr: MCR,
+    modality: str,
+    store: EmbeddingStore,
+    misses: Sequence[tuple[str, Item]],
+    *,
+    rank: int,
+    part_size: int,
+    skip_bad_items: bool,
+    pool: ThreadPoolExecutor | None,
+    reporter: Reporter,
+    description: str,
+) -> tuple[int, dict[str, str]]:
+    """Encode ``misses`` batch by batch into ``store``.
+
+    Returns:
+        How many contents were encoded, and ``{key: reason}`` of those skipped.
+    """
+    batch_size = max(1, int(mcr.batch_size(modality)))
+    batches = [misses[start : start + batch_size] for start in range(0, len(misses), batch_size)]
+    encoded = 0
+    failed: dict[str, str] = {}
+    with reporter.task(description, total=len(misses)) as task, store.writer(rank, part_size) as writer:
+        for batch, outcomes in prepared_batches(mcr, modality, batches, pool):
+            keys: list[str] = []
+            inputs: list[Any] = []
+            for (key, item), outcome in zip(batch, outcomes):
+                if isinstance(outcome, Failure):
+                    if not skip_bad_items:
+                        raise ItemError(item_name(modality, item), outcome.reason) from outcome.error
+                    failed[key] = outcome.reason
+                else:
+                    keys.append(key)
+                    inputs.append(outcome)
+            if inputs:
+                with torch.inference_mode():
+                    embeddings = mcr.encode(modality, inputs)
+                writer.add(keys, _as_float32(embeddings))
+                encoded += len(keys)
+            task.advance(len(batch))
+    return encoded, failed
+
+
+def _view_path(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path) -> Path:
+    digest = hashlib.sha256(str(store.directory).encode("utf-8") + b"\0")
+    for key in keys:
+        digest.update(key.encode("ascii") + b"\n")
+    return Path(cache_dir) / "views" / f"{digest.hexdigest()[:32]}.npy"
+
+
+def _assemble(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path, view_threshold_bytes: int) -> np.ndarray:
+    """The ``(N, D)`` float32 embeddings of ``keys``: in memory, or a read-only memmap when large."""
+    if len(keys) * store.dim * 4 <= view_threshold_bytes:
+        return store.gather(keys, np.empty((len(keys), store.dim), dtype=np.float32))
+    path = _view_path(store, keys, cache_dir)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npy.tmp")
+        view = store.gather(keys, temporary)
+        del view
+        os.replace(temporary, path)
+    view = np.load(path, mmap_mode="r")
+    if view.shape != (len(keys), store.dim) or view.dtype != np.float32:
+        raise BridgeError(f"{path}: cached view has shape {view.shape}, expected {(len(keys), store.dim)}; delete it")
+    return view
+
+
+def _check_arguments(mcr: MCR, modality: str, part_size: int) -> None:
+    mcr.check_modality(modality)
+    if part_size <= 0:
+        raise BridgeError(f"part_size must be positive, got {part_size}")
+
+
+def extract(
+    mcr: MCR,
+    modality: str,
+    items: Sequence[Item],
+    cache_dir: Path,
+    *,
+    skip_bad_items: bool = False,
+    reporter: Reporter | None = None,
+    description: str | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+    prepare_workers: int = 2,
+    view_threshold_bytes: int = VIEW_THRESHOLD_BYTES,
+) -> Features:
+    """Embed ``items`` with ``mcr``, encoding only what ``cache_dir`` does not hold yet.
+
+    Args:
+        mcr: the model; its ``id``, ``fingerprint`` and ``dim`` key the cache.
+        modality: which of ``mcr.modalities`` the items are.
+        items: ``N`` items (texts or file paths).
+        cache_dir: root of the embedding cache (see :func:`default_cache_dir`).
+        skip_bad_items: leave out (and list) unreadable items instead of raising.
+        reporter: progress bars (default: silent).
+        description: label of the encoding progress bar.
+        part_size: rows per cache part; an interruption loses at most this many.
+        prepare_workers: threads decoding file items ahead of the encoder (0: none).
+        view_threshold_bytes: results larger than this are returned as a
+            read-only memmap under ``<cache_dir>/views``.
+
+    Returns:
+        :class:`Features` with ``(N', D)`` float32 embeddings, ``N'`` = ``N``
+        minus the skipped items, in item order.
+
+    Raises:
+        ItemError: an item cannot be read or decoded (names its path) and
+            ``skip_bad_items`` is false.
+    """
+    _check_arguments(mcr, modality, part_size)
+    reporter = reporter or SilentReporter()
+    store = store_for(mcr, modality, cache_dir)
+    with thread_pool(prepare_workers) as pool:
+        plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, pool=pool, reporter=reporter)
+        encoded, failed = 0, {}
+        if plan.misses:
+            encoded, failed = _encode_misses(
+                mcr,
+                modality,
+                store,
+                plan.misses,
+                rank=0,
+                part_size=part_size,
+                skip_bad_items=skip_bad_items,
+                pool=pool,
+                reporter=reporter,
+                description=description or f"encode {modality} with {mcr.id}",
+            )
+    kept: list[int] = []
+    skipped: list[SkippedItem] = []
+    for index, (item, key) in enumerate(zip(items, plan.keys)):
+        reason = plan.failures.get(index) if key is None else failed.get(key)
+        if reason is None:
+            kept.append(index)
+        else:
+            skipped.append(SkippedItem(id=item.id, value=item.value, reason=reason))
+    if skipped:
+        first = skipped[0]
+        reporter.message(f"{modality}: skipped {len(skipped)} unreadable item(s), e.g. {first.value} ({first.reason})")
+    keys = [plan.keys[index] for index in kept]
+    return Features(
+        ids=[items[index].id for index in kept],
+        labels=[items[index].label for index in kept],
+        embeddings=_assemble(store, keys, cache_dir, view_threshold_bytes),  # type: ignore[arg-type]
+        skipped=skipped,
+        encoded=encoded,
+        cached=plan.cached,
+    )
+
+
+def shard_of(key: str, world_size: int) -> int:
+    """The rank that encodes content ``key`` among ``world_size`` (stable across processes)."""
+    return int(key[:16], 16) % world_size
+
+
+def extract_shard(
+    mcr: MCR,
+    modality: str,
+    items: Sequence[Item],
+    cache_dir: Path,
+    *,
+    rank: int,
+    world_size: int,
+    skip_bad_items: bool = False,
+    reporter: Reporter | None = None,
+    description: str | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+    prepare_workers: int = 2,
+) -> int:
+    """Encode this rank's share of the uncached ``items`` into ``cache_dir``.
+
+    A content belongs to rank ``shard_of(key, world_size)``, which does not
+    depend on timing or on what other ranks already wrote, so ``world_size``
+    processes (or machines sharing ``cache_dir``) running this with ranks
+    ``0..world_size-1`` together encode every missing item exactly once.
+    A later :func:`extract` assembles the result without encoding.
+
+    Returns:
+        How many distinct contents this call encoded.
+
+    Raises:
+        ItemError: an item of this rank's share cannot be decoded (or any
+            item cannot be read) and ``skip_bad_items`` is false.
+    """
+    _check_arguments(mcr, modality, part_size)
+    if world_size <= 0 or not 0 <= rank < world_size:
+        raise BridgeError(f"rank must be in 0..world_size-1, got rank {rank} of world size {world_size}")
+    reporter = reporter or SilentReporter()
+    store = store_for(mcr, modality, cache_dir)
+    with thread_pool(prepare_workers) as pool:
+        plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, pool=pool, reporter=reporter)
+        share = [(key, item) for key, item in plan.misses if shard_of(key, world_size) == rank]
+        if not share:
+            return 0
+        encoded, _ = _encode_misses(
+            mcr,
+            modality,
+            store,
+            share,
+            rank=rank,
+            part_size=part_size,
+            skip_bad_items=skip_bad_items,
+            pool=pool,
+            reporter=reporter,
+            description=description or f"encode {modality} with {mcr.id} (rank {rank}/{world_size})",
+        )
+    return encoded

@@ -1,0 +1,271 @@
+"""Data sources: where the items of a corpus, a memory or an evaluation set come from.
+
+A source yields :class:`Item` s: an id, a value (a text, or an absolute file
+path) and an optional label. Built-in kinds, chosen by which key is present:
+
+- ``{lines: captions.txt}`` — a text file, one item a line;
+- ``{folder: clips/, glob: "*.wav"}`` — files in a folder;
+- ``{manifest: items.csv, column: path}`` — a CSV or JSONL manifest with a
+  path or text column and optional id and label columns;
+- ``{plugin: NAME, options: {...}}`` — a source type a plugin registered.
+
+Relative paths resolve against the folder of the recipe that names them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from bridge.core.validation import LaxPath, validate_options
+from bridge.core.yaml_io import read_text_file
+from bridge.errors import BridgeError, quoted
+
+
+@dataclass(frozen=True)
+class Item:
+    """One data item.
+
+    Attributes:
+        id: unique within its source; pairs items across sources
+            (``relevance: id``).
+        value: the text itself, or an absolute file path.
+        is_file: whether ``value`` is a file path.
+        label: an optional class label (``relevance: label``, zero-shot).
+    """
+
+    id: str
+    value: str
+    is_file: bool
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a source needs besides its own options.
+
+    Attributes:
+        base_dir: folder relative paths resolve against (the recipe's).
+        cache_dir: folder for generated or cached files.
+        reporter: progress reporter for sources that do long work (e.g. generate files).
+        source_type: looks up a plugin's source type by name (``Registry.source_type``);
+            needed only for ``{plugin: ...}`` sources.
+    """
+
+    base_dir: Path
+    cache_dir: Path
+    reporter: Any = None
+    source_type: Callable[[str], "SourceType"] | None = None
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """A data-source kind a plugin registers (``{plugin: name, options: ...}``).
+
+    Attributes:
+        name: the name recipes use.
+        items: builds the items from validated options.
+        options: pydantic model of the options.
+        summary: one line for listings.
+    """
+
+    name: str
+    items: Callable[[Any, SourceContext], list[Item]]
+    options: type[BaseModel]
+    summary: str = ""
+    plugin: str = field(default="", compare=False)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LinesSource(_Strict):
+    """A text file with one item per line (blank lines are ignored)."""
+
+    lines: LaxPath = Field(description="Text file, one item a line; an item's id is its line number, so line i of two lists pair up.")
+    files: bool = Field(False, description="Lines are file paths (relative to the list file) rather than texts.")
+
+
+class FolderSource(_Strict):
+    """Every file in a folder that matches a glob."""
+
+    folder: LaxPath = Field(description="Folder to scan.")
+    glob: str = Field("*", description="Glob pattern, e.g. `*.wav` or `**/*.png`.")
+    label_from_parent: bool = Field(False, description="Use each file's parent folder name as its label.")
+
+
+class ManifestSource(_Strict):
+    """A CSV or JSONL file describing one item per row."""
+
+    manifest: LaxPath = Field(description="A .csv (with header) or .jsonl file.")
+    column: str = Field(description="Column holding the item: a file path (relative to the manifest) or a text.")
+    is_file: bool = Field(True, description="Whether `column` holds file paths (false: texts).")
+    id_column: str | None = Field(None, description="Column with item ids (default: row number).")
+    label_column: str | None = Field(None, description="Column with class labels.")
+
+
+class PluginSource(_Strict):
+    """A source type registered by a plugin."""
+
+    plugin: str = Field(description="Registered source name (see `bridge plugins`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="The source's own options.")
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("lines", "folder", "manifest", "plugin"):
+            if key in value:
+                return key
+        return None
+    return type(value).__name__.removesuffix("Source").lower()
+
+
+SourceSpec = Annotated[
+    Union[
+        Annotated[LinesSource, Tag("lines")],
+        Annotated[FolderSource, Tag("folder")],
+        Annotated[ManifestSource, Tag("manifest")],
+        Annotated[PluginSource, Tag("plugin")],
+    ],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="a source needs one of the keys `lines`, `folder`, `manifest` or `plugin`",
+    ),
+]
+
+
+LINES_FILE_LIMIT = 2**31
+MANIFEST_LIMIT = 2**31
+
+
+def resolve(path: Path, base_dir: Path) -> Path:
+    """``path`` made absolute against ``base_dir`` (``~`` expanded)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(Path(base_dir).absolute() / path))
+
+
+def read_items(spec: BaseModel, context: SourceContext) -> list[Item]:
+    """All items of a source, in a stable order."""
+    if isinstance(spec, LinesSource):
+        return _lines(spec, context.base_dir)
+    if isinstance(spec, FolderSource):
+        return _folder(spec, context.base_dir)
+    if isinstance(spec, ManifestSource):
+        return _manifest(spec, context.base_dir)
+    if isinstance(spec, PluginSource):
+        if context.source_type is None:
+            raise BridgeError(f"source plugin {quoted(spec.plugin)}: no plugin registry was given to read it")
+        source_type = context.source_type(spec.plugin)
+        options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")
+        return source_type.items(options, context)
+    raise TypeError(f"not a source spec: {spec!r}")
+
+
+def _existing(path: Path, what: str) -> Path:
+    try:
+        if not path.exists():
+            raise BridgeError(f"{path}: {what} does not exist")
+    except OSError as error:  # a symlink loop, a name too long
+        raise BridgeError(f"{path}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
+    return path
+
+
+def _lines(spec: LinesSource, base_dir: Path) -> list[Item]:
+    path = resolve(spec.lines, base_dir)
+    items = []
+    for number, line in enumerate(read_text_file(path, "lines file", limit=LINES_FILE_LIMIT).splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        value = str(resolve(Path(text), path.parent)) if spec.files else text
+        items.append(Item(id=str(number), value=value, is_file=spec.files))
+    if not items:
+        raise BridgeError(f"{path}: no items (the file has no non-blank lines)")
+    return items
+
+
+def _folder(spec: FolderSource, base_dir: Path) -> list[Item]:
+    folder = _existing(resolve(spec.folder, base_dir), "folder")
+    if not folder.is_dir():
+        raise BridgeError(f"{folder}: is a file, expected a folder")
+    try:
+        files = sorted(p for p in folder.glob(spec.glob) if _is_file(p))
+    except (OSError, ValueError) as error:  # a symlink loop under ** patterns, a bad pattern
+        raise BridgeError(f"{folder}: cannot list {quoted(spec.glob)} ({getattr(error, 'strerror', None) or error})") from error
+    if not files:
+        raise BridgeError(f"{folder}: no files match {quoted(spec.glob)}")
+    return [
+        Item(
+            id=str(p.relative_to(folder).with_suffix("")),
+            value=str(p),
+            is_file=True,
+            label=p.parent.name if spec.label_from_parent else None,
+        )
+        for p in files
+    ]
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (a dangling link or a link loop is not)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _manifest_rows(path: Path) -> list[dict[str, Any]]:
+    if path.suffix.lower() == ".csv":
+        text = read_text_file(path, "manifest", limit=MANIFEST_LIMIT)
+        try:
+            return list(csv.DictReader(io.StringIO(text, newline="")))
+        except csv.Error as error:
+            raise BridgeError(f"{path}: not a valid CSV file ({error})") from error
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        rows = []
+        for number, line in enumerate(read_text_file(path, "manifest", limit=MANIFEST_LIMIT).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise BridgeError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+            if not isinstance(row, dict):
+                raise BridgeError(f"{path}:{number}: expected a JSON object per line")
+            rows.append(row)
+        return rows
+    _existing(path, "manifest")
+    raise BridgeError(f"{path}: a manifest must be .csv or .jsonl")
+
+
+def _manifest(spec: ManifestSource, base_dir: Path) -> list[Item]:
+    path = resolve(spec.manifest, base_dir)
+    rows = _manifest_rows(path)
+    if not rows:
+        raise BridgeError(f"{path}: the manifest has no rows")
+    for column in (spec.column, spec.id_column, spec.label_column):
+        if column is not None and column not in rows[0]:
+            raise BridgeError(f"{path}: no column {quoted(column)}; columns are {', '.join(quoted(c, 40) for c in rows[0])}")
+    items = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        raw = row.get(spec.column)
+        if raw is None or str(raw).strip() == "":
+            raise BridgeError(f"{path}: row {number} has an empty {quoted(spec.column)}")
+        value = str(resolve(Path(str(raw)), path.parent)) if spec.is_file else str(raw)
+        item_id = str(row[spec.id_column]) if spec.id_column else str(number)
+        if item_id in seen:
+            raise BridgeError(f"{path}: row {number} repeats id {quoted(item_id)}")
+        seen.add(item_id)
+        label = str(row[spec.label_column]) if spec.label_column else None
+        items.append(Item(id=item_id, value=value, is_file=spec.is_file, label=label))
+    return items

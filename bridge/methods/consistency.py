@@ -1,0 +1,103 @@
+"""Semantic consistency: pseudo embeddings aggregated from an unpaired memory.
+
+For every query row q_i (an overlap embedding, e.g. a text in CLIP space) and
+a memory M (e.g. CLIP embeddings of unpaired images):
+
+    x_i = softmax(q_i · M^T / tau) · M
+
+with the memory rows L2-normalised first (whatever the MCR returned),
+
+computed with a streamed ("online") softmax over chunks of the memory, so the
+N×M similarity matrix is never held whole and working memory beyond one
+chunk does not grow with M.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bridge.progress import Reporter, SilentReporter
+
+
+def _rows(array: np.ndarray | torch.Tensor, start: int, stop: int, device: torch.device) -> torch.Tensor:
+    """Rows ``start:stop`` as a float32 tensor on ``device`` (memmaps are read chunk by chunk)."""
+    if isinstance(array, torch.Tensor):
+        return array[start:stop].to(device=device, dtype=torch.float32)
+    return torch.from_numpy(np.array(array[start:stop], dtype=np.float32)).to(device)  # a copy: memmaps are read-only
+
+
+def _unit_rows(rows: torch.Tensor) -> torch.Tensor:
+    """``rows`` L2-normalised (a new tensor; a zero row stays zero)."""
+    return rows / rows.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def memory_aggregate(
+    queries: np.ndarray | torch.Tensor,
+    memory: np.ndarray | torch.Tensor,
+    temperature: float,
+    chunk_size: int = 8192,
+    query_chunk_size: int = 4096,
+    reporter: Reporter | None = None,
+    description: str = "consistency",
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Softmax-weighted memory aggregation, streamed over the memory.
+
+    Args:
+        queries: ``(N, D)`` query embeddings (array, memmap or tensor).
+        memory: ``(M, D)`` memory embeddings; each chunk is L2-normalised as it is read.
+        temperature: softmax temperature tau.
+        chunk_size: memory rows per chunk (working memory ~ query_chunk_size × chunk_size floats).
+        query_chunk_size: query rows processed together.
+        device: where the work and every buffer live (``cuda`` included).
+
+    Returns:
+        ``(N, D)`` float32 tensor on ``device``: for each query the softmax(q·M^T/tau)-weighted
+        mean of the (normalised) memory rows.
+    """
+    n_queries, dim = queries.shape
+    n_memory = memory.shape[0]
+    if memory.shape[1] != dim:
+        raise ValueError(f"queries have dimension {dim} but the memory has {memory.shape[1]}")
+    if n_memory == 0:
+        raise ValueError("the memory is empty")
+    reporter = reporter or SilentReporter()
+    device = torch.device(device)
+    output = torch.empty(n_queries, dim, dtype=torch.float32, device=device)
+    with torch.no_grad(), reporter.task(description, total=n_queries) as task:
+        for q_start in range(0, n_queries, query_chunk_size):
+            q_stop = min(q_start + query_chunk_size, n_queries)
+            scaled = _rows(queries, q_start, q_stop, device) / temperature
+            output[q_start:q_stop] = _aggregate_chunk(scaled, memory, chunk_size)
+            task.advance(q_stop - q_start)
+    return output
+
+
+def _aggregate_chunk(scaled_queries: torch.Tensor, memory: np.ndarray | torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """Online softmax of ``(n, D)`` pre-scaled queries over the whole (row-normalised) memory → ``(n, D)``."""
+    n, dim = scaled_queries.shape
+    device = scaled_queries.device
+    running_max = torch.full((n, 1), float("-inf"), device=device)
+    denominator = torch.zeros(n, 1, device=device)
+    accumulator = torch.zeros(n, dim, device=device)
+    scores_buffer = torch.empty(n, min(chunk_size, memory.shape[0]), device=device)
+    for m_start in range(0, memory.shape[0], chunk_size):
+        m_stop = min(m_start + chunk_size, memory.shape[0])
+        chunk = _unit_rows(_rows(memory, m_start, m_stop, device))
+        scores = scores_buffer[:, : m_stop - m_start]
+        torch.matmul(scaled_queries, chunk.T, out=scores)  # (n, m)
+        new_max = torch.maximum(running_max, scores.amax(dim=1, keepdim=True))
+        rescale = torch.exp(running_max - new_max)  # (n, 1); exp(-inf) = 0 on the first chunk
+        scores.sub_(new_max).exp_()
+        denominator.mul_(rescale).add_(scores.sum(dim=1, keepdim=True))
+        accumulator.mul_(rescale).addmm_(scores, chunk)
+        running_max = new_max
+    return accumulator.div_(denominator)
+
+
+def dense_memory_aggregate(queries: torch.Tensor, memory: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Reference implementation holding the whole ``(N, M)`` matrix (tests and small data only)."""
+    memory = _unit_rows(memory.float())
+    weights = torch.softmax(queries.float() @ memory.T / temperature, dim=1)
+    return weights @ memory

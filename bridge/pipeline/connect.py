@@ -101,6 +101,8 @@ def connect_recipe(
     space, training = fit(session, recipe, checkpoints)
     systems = reference_systems(session, recipe)
     systems[trained_name(session)] = space
+    for system in systems.values():
+        system.to(session.device)  # evaluation runs on the recipe's device too
     results = evaluate(recipe.evaluation, systems, session.provider, space)
     metrics = {
         **results,

@@ -9,17 +9,17 @@ The same command twice writes byte-identical files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from bridge.cli.progress import RichReporter
-from bridge_synthworld.mcrs import KINDS, WEIGHTS_DIR, write_checkpoint
-from bridge_synthworld.training import TrainConfig, TrainResult, train
+if TYPE_CHECKING:  # the models (and torch) load when the command runs, not when `bridge --help` lists it
+    from bridge_synthworld.training import TrainResult
 
 
-def retrieval_table(results: list[TrainResult]) -> Table:
+def retrieval_table(results: list["TrainResult"]) -> Table:
     """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, chance, size, time."""
     table = Table(title="own retrieval on the eval split (relevant: same main concept)")
     table.add_column("metric")
@@ -34,7 +34,7 @@ def retrieval_table(results: list[TrainResult]) -> Table:
     return table
 
 
-def _report_rows(result: TrainResult) -> list[tuple[str, str]]:
+def _report_rows(result: "TrainResult") -> list[tuple[str, str]]:
     """``(label, formatted value)`` rows of one model; labels say "media" for image or audio."""
     description = result.checkpoint.description
     metrics = description["metrics"]
@@ -81,6 +81,10 @@ def train_command(
     out: Path | None,
 ) -> None:
     """Train the synthworld pixel (image-text) and/or wave (audio-text) model."""
+    from bridge.cli.progress import RichReporter
+    from bridge_synthworld.mcrs import KINDS, WEIGHTS_DIR, write_checkpoint
+    from bridge_synthworld.training import TrainConfig, train
+
     overrides = {"epochs": epochs, "train_scenes": train_scenes, "eval_scenes": eval_scenes}
     config = TrainConfig(seed=seed, world_seed=world_seed, **{key: value for key, value in overrides.items() if value is not None})
     folder = out if out is not None else WEIGHTS_DIR

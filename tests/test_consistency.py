@@ -69,3 +69,16 @@ def test_working_memory_does_not_grow_with_memory_size(monkeypatch):
 def test_dimension_mismatch_is_an_error():
     with pytest.raises(ValueError, match="dimension"):
         memory_aggregate(_unit(4, 8, 0), _unit(4, 9, 1), 0.01)
+
+
+def test_memory_rows_are_normalised_whatever_the_mcr_returned():
+    generator = torch.Generator().manual_seed(3)
+    queries = torch.nn.functional.normalize(torch.randn(40, 16, generator=generator), dim=-1)
+    memory = torch.nn.functional.normalize(torch.randn(300, 16, generator=generator), dim=-1)
+    scales = torch.rand(300, 1, generator=generator) * 5 + 0.1  # rows of any length, as an MCR without normalisation gives
+    unit = memory_aggregate(queries, memory, 0.05, chunk_size=64, query_chunk_size=16)
+    scaled = memory_aggregate(queries, memory * scales, 0.05, chunk_size=64, query_chunk_size=16)
+    torch.testing.assert_close(scaled, unit, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(dense_memory_aggregate(queries, memory * scales, 0.05), unit, atol=1e-5, rtol=1e-5)
+    as_array = memory_aggregate(queries.numpy(), (memory * scales).numpy(), 0.05, chunk_size=64)
+    torch.testing.assert_close(as_array, unit, atol=1e-5, rtol=1e-5)

@@ -44,6 +44,15 @@ _EXPORTS = {
     "SourceType": "bridge.data.sources",
     "Strategy": "bridge.methods.strategy",
     "StrategyType": "bridge.methods.strategy",
+    "MemberInfo": "bridge.methods.strategy",
+    "TrainingPlan": "bridge.methods.strategy",
+    "TrainingFeatures": "bridge.methods.strategy",
+    "StrategySettings": "bridge.methods.strategy",
+    "FitResult": "bridge.methods.strategy",
+    "Projector": "bridge.core.projector",
+    "ProjectorConfig": "bridge.core.projector_config",
+    "Reporter": "bridge.progress",
+    "SilentReporter": "bridge.progress",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -55,7 +64,10 @@ if TYPE_CHECKING:
     from bridge.core.space import Bridge
     from bridge.data.sources import Item, SourceContext, SourceType
     from bridge.errors import BridgeError, ItemError
-    from bridge.methods.strategy import Strategy, StrategyType
+    from bridge.core.projector import Projector
+    from bridge.core.projector_config import ProjectorConfig
+    from bridge.methods.strategy import FitResult, MemberInfo, Strategy, StrategySettings, StrategyType, TrainingFeatures, TrainingPlan
+    from bridge.progress import Reporter, SilentReporter
 
 
 def __getattr__(name: str) -> Any:

@@ -39,6 +39,8 @@ _EXPORTS = {
     "MCRType": "bridge.core.mcr",
     "Modality": "bridge.core.mcr",
     "Registry": "bridge.core.registry",
+    "Space": "bridge.core.composed",
+    "compose": "bridge.core.composed",
     "Item": "bridge.data.sources",
     "SourceContext": "bridge.data.sources",
     "SourceType": "bridge.data.sources",
@@ -60,6 +62,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from bridge.core.hookspecs import hookimpl
     from bridge.core.mcr import MCR, MCRType, Modality
+    from bridge.core.composed import Space, compose
     from bridge.core.registry import Registry
     from bridge.core.space import Bridge
     from bridge.data.sources import Item, SourceContext, SourceType

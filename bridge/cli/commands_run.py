@@ -9,7 +9,7 @@ import click
 
 from bridge.cli.console import console, error_console, plain, say
 from bridge.cli.options import parse_overrides, parse_seeds
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, shorten
 
 THREADS = click.option("--threads", type=click.IntRange(1, 1024), help="Torch CPU threads (default: the recipe's, else torch's).")
 
@@ -38,7 +38,7 @@ def _print_skipped(skipped: list[dict]) -> None:
         return
     console.print(plain(f"skipped {len(skipped)} unreadable item(s):", "yellow"))
     for item in skipped:
-        say(f"  {item.get('value')}: {item.get('reason')}")
+        say(f"  {shorten(str(item.get('value')), 200)}: {shorten(str(item.get('reason')), 200)}")
 
 
 @click.command("eval")

@@ -24,11 +24,23 @@ def say(*parts: object, style: str | None = None) -> None:
     console.print(plain(" ".join(str(p) for p in parts), style), soft_wrap=True)
 
 
+LINE_LIMIT = 1000
+"""A warning or error longer than this is cut in the middle (its start names the file or key, its end the problem)."""
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, cut in the middle past :data:`LINE_LIMIT` characters."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) > LINE_LIMIT:
+        text = f"{text[: LINE_LIMIT * 2 // 3]} … {text[-LINE_LIMIT // 3 :]}"
+    return text
+
+
 def warn(text: str) -> None:
     """One ``warning:`` line on stderr, printed literally."""
-    error_console.print(Text("warning: ", style="yellow") + Text(text), soft_wrap=True)
+    error_console.print(Text("warning: ", style="yellow") + Text(one_line(text)), soft_wrap=True)
 
 
 def fail(text: str) -> None:
     """One ``error:`` line on stderr, printed literally."""
-    error_console.print(Text("error: ", style="bold red") + Text(text), soft_wrap=True)
+    error_console.print(Text("error: ", style="bold red") + Text(one_line(text)), soft_wrap=True)

@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from bridge.cli.console import error_console, fail, warn
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, shorten
+
+
+def os_error_line(error: OSError) -> str:
+    """An operating-system error as one line: the file it concerns and the system's reason."""
+    where = f"{shorten(str(error.filename), 200)}: " if error.filename is not None else ""
+    return f"{where}{error.strerror or shorten(str(error), 200)}"
 
 
 class BridgeGroup(click.Group):
@@ -53,6 +59,11 @@ class BridgeGroup(click.Group):
                 raise
             fail(str(error))
             sys.exit(1)
+        except OSError as error:  # the system refused a file operation (disk full, permissions, names too long)
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            fail(os_error_line(error))
+            sys.exit(1)
         except KeyboardInterrupt:
             error_console.print("interrupted; run the same command again to resume from the cache and the last checkpoint")
             sys.exit(130)
@@ -69,9 +80,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_builtin_commands() -> None:
-    from bridge.cli import commands_info, commands_run
+    from bridge.cli import commands_compare, commands_info, commands_run
 
-    for command in (*commands_run.COMMANDS, *commands_info.COMMANDS):
+    for command in (*commands_run.COMMANDS, *commands_compare.COMMANDS, *commands_info.COMMANDS):
         cli.add_command(command)
 
 

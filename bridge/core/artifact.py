@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import format_error
-from bridge.core.yaml_io import read_yaml
+from bridge.core.yaml_io import read_yaml, shown
 from bridge.errors import BridgeError, quoted
 
 FORMAT_VERSION = 2
@@ -112,8 +112,11 @@ def read_spec(directory: Path) -> SpaceSpec:
         raise BridgeError(f"{directory}: not a bridge directory (no {SPEC_FILE})")
     data = read_yaml(path, "bridge file")
     if not isinstance(data, dict):
-        raise BridgeError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+        got = "an empty file" if data is None else type(data).__name__
+        raise BridgeError(f"{path}: expected a mapping of keys (format_version, name, members, ...), got {got}")
     version = data.get("format_version", 1)
+    if type(version) is not int:  # `true` is not format 1
+        raise BridgeError(f"{path}: format_version {quoted(version)} is not a version number (1 or 2)")
     if version == 1:
         try:
             data = _from_format_1(data)
@@ -158,23 +161,24 @@ def check_output_dir(directory: Path, what: str = "output") -> None:
     Called before any expensive work, so a bad output path fails in seconds.
     """
     directory = Path(directory)
+    where = f"{what} {shown(directory)}"
     try:
         if directory.exists() or directory.is_symlink():
             if not directory.is_dir():
-                raise BridgeError(f"{what} {directory}: exists and is not a folder")
+                raise BridgeError(f"{where}: exists and is not a folder")
             if any(directory.iterdir()) and not (directory / SPEC_FILE).exists():
-                raise BridgeError(f"{what} {directory}: folder exists, is not empty and is not a bridge; choose another path")
+                raise BridgeError(f"{where}: folder exists, is not empty and is not a bridge; choose another path")
         parent = directory.parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir():
-            raise BridgeError(f"{what} {directory}: {parent} is a file, not a folder")
+            raise BridgeError(f"{where}: {shown(parent)} is a file, not a folder")
         if not os.access(parent, os.W_OK | os.X_OK):
-            raise BridgeError(f"{what} {directory}: {parent} is not writable")
+            raise BridgeError(f"{where}: {shown(parent)} is not writable")
         if directory.exists() and not os.access(directory.parent, os.W_OK | os.X_OK):
-            raise BridgeError(f"{what} {directory}: {directory.parent} is not writable")
+            raise BridgeError(f"{where}: {shown(directory.parent)} is not writable")
     except OSError as error:
-        raise BridgeError(f"{what} {directory}: {error.strerror or type(error).__name__}") from error
+        raise BridgeError(f"{where}: {error.strerror or type(error).__name__}") from error
 
 
 def write_directory(directory: Path, spec: SpaceSpec, tensors: dict[str, Any], metrics: dict[str, Any] | None) -> Path:

@@ -103,6 +103,9 @@ class MCRType:
             :class:`~bridge.errors.ItemError` for a literal input (a prompt) the model
             could not take, without loading the model (``recipe check`` calls it; the
             ``features`` plugin uses it to find prompts missing from a text table).
+        modalities_for: optional ``(validated options) -> modalities``, for a type whose
+            modalities depend on its options (``features``): lets ``recipe check`` find a
+            modality no member encodes without loading any model.
     """
 
     name: str
@@ -111,4 +114,5 @@ class MCRType:
     modalities: tuple[Modality, ...] = ()
     summary: str = ""
     check_inputs: Callable[[Any, Modality, Sequence[str]], None] | None = None
+    modalities_for: Callable[[Any], Sequence[Modality]] | None = None
     plugin: str = field(default="", compare=False)

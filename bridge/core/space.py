@@ -112,9 +112,9 @@ class Bridge:
         expected = self.spec.members[member].dim
         if features.ndim != 2 or features.shape[1] != expected:
             raise BridgeError(f"member {quoted(member)}: features of shape (N, {expected}) expected, got {tuple(features.shape)}")
+        if member not in self.projectors:  # the member's own space (an `extend` base): its embeddings bit for bit
+            return _unit_rows(features).to(self.device)
         features = F.normalize(features, dim=-1).to(self.device)
-        if member not in self.projectors:
-            return features
         with torch.no_grad():
             return self.projectors[member](features)
 
@@ -204,8 +204,8 @@ def load_projectors(path: Path, spec: SpaceSpec) -> dict[str, Projector]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if not path.is_file():
-        raise BridgeError(f"{path}: missing; a bridge directory needs {WEIGHTS_FILE}")
+    if path.is_dir() or not path.exists():
+        raise BridgeError(f"{path}: {'a folder' if path.is_dir() else 'missing'}; a bridge directory needs the file {WEIGHTS_FILE}")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
@@ -215,11 +215,11 @@ def load_projectors(path: Path, spec: SpaceSpec) -> dict[str, Projector]:
     for member, record in spec.members.items():
         if record.projector is None:
             continue
-        projector = Projector(record.dim, record.projector)
+        with torch.device("meta"):  # shapes only: a tampered bridge.yaml must not allocate terabytes
+            expected = Projector(record.dim, record.projector).state_dict()
         prefix = f"{member}."
         state = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
         used |= {prefix + key for key in state}
-        expected = projector.state_dict()
         for key, value in state.items():
             if key in expected and (value.shape != expected[key].shape or value.dtype != expected[key].dtype):
                 raise BridgeError(
@@ -234,6 +234,7 @@ def load_projectors(path: Path, spec: SpaceSpec) -> dict[str, Projector]:
         unexpected = sorted(set(state) - set(expected))
         if unexpected:
             raise BridgeError(f"{path}: unexpected tensor {quoted(prefix + unexpected[0])} for member {quoted(member)}")
+        projector = Projector(record.dim, record.projector)  # as large as the file's tensors, now checked
         projector.load_state_dict(state)
         projectors[member] = projector.eval()
     stray = sorted(set(tensors) - used)
@@ -246,6 +247,14 @@ def _default_loader() -> MCRLoader:
     from bridge.core.registry import Registry
 
     return Registry.from_environment().load_mcr
+
+
+def _unit_rows(features: torch.Tensor) -> torch.Tensor:
+    """``features`` unchanged when every row is already unit (the MCR contract), else L2-normalised."""
+    norms = features.norm(dim=-1)
+    if features.shape[0] and bool(((norms - 1).abs() <= 1e-5).all()):
+        return features
+    return F.normalize(features, dim=-1)
 
 
 def _mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:

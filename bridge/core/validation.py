@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from bridge.errors import BridgeError, quoted, shorten
 
@@ -13,7 +13,10 @@ from bridge.errors import BridgeError, quoted, shorten
 def format_error(error: ValidationError, prefix: str = "") -> str:
     """Pydantic's first problem as ``key.path: what was expected`` (the path under ``prefix``, if given)."""
     first = error.errors(include_url=False)[0]
-    parts = [prefix, *(_location(part) for part in first["loc"] if not str(part).startswith("function-"))]
+    parts = [prefix]
+    for part in first["loc"]:
+        if not str(part).startswith("function-") and _location(part) != parts[-1]:  # a tagged union repeats its tag: `lines.lines`
+            parts.append(_location(part))
     path = ".".join(part for part in parts if part).replace(".[", "[")
     kind = first["type"]
     if kind == "extra_forbidden":
@@ -27,6 +30,8 @@ def format_error(error: ValidationError, prefix: str = "") -> str:
     message = message.replace("Value error, ", "").replace("Assertion failed, ", "")
     more = len(error.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    if not path and kind == "value_error":  # a check across keys: its message names the keys
+        return f"{message}{suffix}"
     return f"{path or '<top level>'}: {message}{suffix}"
 
 
@@ -46,5 +51,15 @@ def validate_options(model: type[BaseModel], options: Any, where: str) -> BaseMo
         raise BridgeError(f"{where}: {format_error(error)}") from error
 
 
-LaxPath = Annotated[Path, Field(strict=False)]
-"""A path field that accepts a string in an otherwise strict model (YAML has no path type)."""
+MAX_PATH = 4096
+"""Longest path a recipe may give (Linux's PATH_MAX)."""
+
+
+def _path_length(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_PATH:
+        raise ValueError(f"a path of {len(value)} characters; expected at most {MAX_PATH}")
+    return value
+
+
+LaxPath = Annotated[Path, Field(strict=False), BeforeValidator(_path_length)]
+"""A path field that accepts a string in an otherwise strict model (YAML has no path type); at most 4096 characters."""

@@ -2,6 +2,8 @@
 
 - the file must be a regular UTF-8 text file (a folder, a symlink loop, binary
   data or another encoding is named as such);
+- it is parsed by libyaml when PyYAML has it (a 10 MB value parses in
+  milliseconds), else by PyYAML's Python parser;
 - a key given twice in one mapping is an error (PyYAML silently keeps the last);
 - anchors/aliases may not expand past :data:`MAX_NODES` nodes (an alias bomb
   is refused instead of filling memory).
@@ -9,18 +11,42 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bridge.errors import BridgeError, quoted
+from bridge.errors import BridgeError, quoted, shorten
 
 MAX_FILE_BYTES = 16 * 2**20
 MAX_NODES = 200_000
+PATH_ECHO = 200
+"""Characters of a user path echoed in a message (a path can be megabytes long)."""
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _StrictLoader(yaml.SafeLoader):
+def shown(path: object) -> str:
+    """A user path as messages echo it: on one line, cut to :data:`PATH_ECHO` characters."""
+    return shorten(str(path), PATH_ECHO)
+
+
+def require_path(path: Path, what: str) -> bool:
+    """Raise a one-line error unless ``path`` exists (naming a broken link or a link loop as such); returns whether it is a folder."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise BridgeError(f"{shown(path)}: {what} is a broken symbolic link (to {shown(os.readlink(path))})") from None
+        raise BridgeError(f"{shown(path)}: {what} does not exist") from None
+    except OSError as error:  # a symlink loop (ELOOP), a name too long, no permission
+        raise BridgeError(f"{shown(path)}: cannot read the {what} ({error.strerror or type(error).__name__})") from None
+    return stat.S_ISDIR(mode)
+
+
+class _StrictLoader(_SafeLoader):
     """A SafeLoader that rejects duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -65,25 +91,20 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], limit: int) -> int:
 
 def read_text_file(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> str:
     """The UTF-8 text of a regular file, or a one-line error naming ``path``."""
+    if require_path(path, what):
+        raise BridgeError(f"{shown(path)}: is a folder, expected a {what}")
     try:
-        if not path.exists():
-            raise BridgeError(f"{path}: {what} does not exist")
-        if path.is_dir():
-            raise BridgeError(f"{path}: is a folder, expected a {what}")
         size = path.stat().st_size
-    except OSError as error:  # symlink loops, permissions, names too long
-        raise BridgeError(f"{path}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
-    if size > limit:
-        raise BridgeError(f"{path}: {size} bytes is too large for a {what} (limit {limit})")
-    try:
+        if size > limit:
+            raise BridgeError(f"{shown(path)}: {size} bytes is too large for a {what} (limit {limit})")
         data = path.read_bytes()
     except OSError as error:
-        raise BridgeError(f"{path}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
+        raise BridgeError(f"{shown(path)}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise BridgeError(f"{path}:{line}: not UTF-8 text (byte {data[error.start]:#04x}); save the {what} as UTF-8") from error
+        raise BridgeError(f"{shown(path)}:{line}: not UTF-8 text (byte {data[error.start]:#04x}); save the {what} as UTF-8") from error
 
 
 def parse_yaml(text: str, where: str) -> Any:
@@ -104,7 +125,7 @@ def parse_yaml(text: str, where: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise BridgeError(f"{where}{line}: invalid YAML ({problem})") from error
+        raise BridgeError(f"{where}{line}: invalid YAML ({shorten(problem, 200)})") from error
     except RecursionError as error:
         raise BridgeError(f"{where}: invalid YAML (nested too deeply)") from error
     finally:
@@ -113,4 +134,4 @@ def parse_yaml(text: str, where: str) -> Any:
 
 def read_yaml(path: Path, what: str = "YAML file") -> Any:
     """Read and parse a YAML file strictly (see the module docstring)."""
-    return parse_yaml(read_text_file(path, what), str(path))
+    return parse_yaml(read_text_file(path, what), shown(path))

@@ -26,8 +26,8 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from bridge.core.validation import LaxPath, validate_options
-from bridge.core.yaml_io import read_text_file
-from bridge.errors import BridgeError, quoted
+from bridge.core.yaml_io import read_text_file, require_path, shown
+from bridge.errors import BridgeError, quoted, shorten
 
 
 @dataclass(frozen=True)
@@ -171,15 +171,6 @@ def read_items(spec: BaseModel, context: SourceContext) -> list[Item]:
     raise TypeError(f"not a source spec: {spec!r}")
 
 
-def _existing(path: Path, what: str) -> Path:
-    try:
-        if not path.exists():
-            raise BridgeError(f"{path}: {what} does not exist")
-    except OSError as error:  # a symlink loop, a name too long
-        raise BridgeError(f"{path}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
-    return path
-
-
 def _lines(spec: LinesSource, base_dir: Path) -> list[Item]:
     path = resolve(spec.lines, base_dir)
     items = []
@@ -190,20 +181,20 @@ def _lines(spec: LinesSource, base_dir: Path) -> list[Item]:
         value = str(resolve(Path(text), path.parent)) if spec.files else text
         items.append(Item(id=str(number), value=value, is_file=spec.files))
     if not items:
-        raise BridgeError(f"{path}: no items (the file has no non-blank lines)")
+        raise BridgeError(f"{shown(path)}: no items (the file has no non-blank lines)")
     return items
 
 
 def _folder(spec: FolderSource, base_dir: Path) -> list[Item]:
-    folder = _existing(resolve(spec.folder, base_dir), "folder")
-    if not folder.is_dir():
-        raise BridgeError(f"{folder}: is a file, expected a folder")
+    folder = resolve(spec.folder, base_dir)
+    if not require_path(folder, "folder"):
+        raise BridgeError(f"{shown(folder)}: is a file, expected a folder")
     try:
         files = sorted(p for p in folder.glob(spec.glob) if _is_file(p))
     except (OSError, ValueError) as error:  # a symlink loop under ** patterns, a bad pattern
-        raise BridgeError(f"{folder}: cannot list {quoted(spec.glob)} ({getattr(error, 'strerror', None) or error})") from error
+        raise BridgeError(f"{shown(folder)}: cannot list {quoted(spec.glob)} ({shorten(str(getattr(error, 'strerror', None) or error), 120)})") from error
     if not files:
-        raise BridgeError(f"{folder}: no files match {quoted(spec.glob)}")
+        raise BridgeError(f"{shown(folder)}: no files match {quoted(spec.glob)}")
     return [
         Item(
             id=str(p.relative_to(folder).with_suffix("")),
@@ -229,7 +220,7 @@ def _manifest_rows(path: Path) -> list[dict[str, Any]]:
         try:
             return list(csv.DictReader(io.StringIO(text, newline="")))
         except csv.Error as error:
-            raise BridgeError(f"{path}: not a valid CSV file ({error})") from error
+            raise BridgeError(f"{shown(path)}: not a valid CSV file ({error})") from error
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         rows = []
         for number, line in enumerate(read_text_file(path, "manifest", limit=MANIFEST_LIMIT).splitlines(), start=1):
@@ -238,33 +229,33 @@ def _manifest_rows(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise BridgeError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+                raise BridgeError(f"{shown(path)}:{number}: not valid JSON ({error.msg})") from error
             if not isinstance(row, dict):
-                raise BridgeError(f"{path}:{number}: expected a JSON object per line")
+                raise BridgeError(f"{shown(path)}:{number}: expected a JSON object per line")
             rows.append(row)
         return rows
-    _existing(path, "manifest")
-    raise BridgeError(f"{path}: a manifest must be .csv or .jsonl")
+    require_path(path, "manifest")
+    raise BridgeError(f"{shown(path)}: a manifest must be .csv or .jsonl")
 
 
 def _manifest(spec: ManifestSource, base_dir: Path) -> list[Item]:
     path = resolve(spec.manifest, base_dir)
     rows = _manifest_rows(path)
     if not rows:
-        raise BridgeError(f"{path}: the manifest has no rows")
+        raise BridgeError(f"{shown(path)}: the manifest has no rows")
     for column in (spec.column, spec.id_column, spec.label_column):
         if column is not None and column not in rows[0]:
-            raise BridgeError(f"{path}: no column {quoted(column)}; columns are {', '.join(quoted(c, 40) for c in rows[0])}")
+            raise BridgeError(f"{shown(path)}: no column {quoted(column)}; columns are {', '.join(quoted(c, 40) for c in list(rows[0])[:10])}")
     items = []
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
         raw = row.get(spec.column)
         if raw is None or str(raw).strip() == "":
-            raise BridgeError(f"{path}: row {number} has an empty {quoted(spec.column)}")
+            raise BridgeError(f"{shown(path)}: row {number} has an empty {quoted(spec.column)}")
         value = str(resolve(Path(str(raw)), path.parent)) if spec.is_file else str(raw)
         item_id = str(row[spec.id_column]) if spec.id_column else str(number)
         if item_id in seen:
-            raise BridgeError(f"{path}: row {number} repeats id {quoted(item_id)}")
+            raise BridgeError(f"{shown(path)}: row {number} repeats id {quoted(item_id)}")
         seen.add(item_id)
         label = str(row[spec.label_column]) if spec.label_column else None
         items.append(Item(id=item_id, value=value, is_file=spec.is_file, label=label))

@@ -35,9 +35,15 @@ class ItemInfo:
     labels: list[str | None]
 
 
-def member_features(provider: FeatureProvider, space: Bridge, modality: str, spec) -> tuple[dict[str, torch.Tensor], ItemInfo]:
-    """Features ``{member: (N, D_member)}`` of a source through every member that encodes ``modality`` (common ids only)."""
+def member_features(
+    provider: FeatureProvider, space: Bridge, modality: str, spec, via: str | None = None
+) -> tuple[dict[str, torch.Tensor], ItemInfo]:
+    """Features ``{member: (N, D_member)}`` of a source through every member that encodes ``modality`` (or ``via`` alone; common ids only)."""
     members = space.members_for(modality)
+    if via is not None:
+        if via not in members:
+            raise BridgeError(f"{quoted(modality)} cannot be embedded via {quoted(via)}; it is encoded by {', '.join(members)}")
+        members = [via]
     per_member = [provider.features(member, modality, spec) for member in members]
     rows = aligned_rows(*per_member)
     features = {member: as_tensor(f.embeddings)[r] for member, f, r in zip(members, per_member, rows)}
@@ -62,8 +68,8 @@ def evaluate_retrieval(
     pivot: PivotConfig | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Both directions of one retrieval task for every system (and the requested non-projector baselines)."""
-    query_features, query_info = member_features(provider, reference, task.query_modality, task.query)
-    target_features, target_info = member_features(provider, reference, task.target_modality, task.target)
+    query_features, query_info = member_features(provider, reference, task.query_modality, task.query, task.query_via)
+    target_features, target_info = member_features(provider, reference, task.target_modality, task.target, task.target_via)
     relevant = relevance_matrix(_keys(query_info, task.relevance, task.name), _keys(target_info, task.relevance, task.name))
     forward = f"{task.query_modality}→{task.target_modality}"
     backward = f"{task.target_modality}→{task.query_modality}"
@@ -76,8 +82,8 @@ def evaluate_retrieval(
             forward, backward,
         )
     for name, system in systems.items():
-        queries = system.embed_features(task.query_modality, query_features)
-        targets = system.embed_features(task.target_modality, target_features)
+        queries = system.embed_features(task.query_modality, query_features, via=task.query_via)
+        targets = system.embed_features(task.target_modality, target_features, via=task.target_via)
         results[name] = {
             forward: retrieval_metrics(queries, targets, relevant, KS),
             backward: retrieval_metrics(targets, queries, relevant.T, KS),

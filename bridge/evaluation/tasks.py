@@ -28,6 +28,12 @@ class RetrievalTask(_Section):
     target_modality: str = Field(description="Modality of the targets, e.g. `image`.")
     target: SourceSpec = Field(description="Target items.")
     relevance: Literal["id", "label"] = Field("id", description="A target is relevant when its id (or label) equals the query's.")
+    query_via: str | None = Field(
+        None, description="Member that embeds the queries (default: every member that encodes `query_modality`, averaged)."
+    )
+    target_via: str | None = Field(
+        None, description="Member that embeds the targets (default: every member that encodes `target_modality`, averaged)."
+    )
 
 
 class ZeroShotTask(_Section):

@@ -14,6 +14,24 @@ def _connect():
     return ConnectStrategy()
 
 
+def _extend():
+    from bridge.methods.extend import ExtendStrategy
+
+    return ExtendStrategy()
+
+
+def _procrustes():
+    from bridge.methods.procrustes import ProcrustesStrategy
+
+    return ProcrustesStrategy()
+
+
+def _pivot():
+    from bridge.methods.pivot import PivotStrategy
+
+    return PivotStrategy()
+
+
 @hookimpl
 def register_strategies(register: Callable[..., None]) -> None:
     register(
@@ -22,5 +40,27 @@ def register_strategies(register: Callable[..., None]) -> None:
             create=_connect,
             aliases=("cmcr",),
             summary="C-MCR: two projectors trained from unpaired data through the overlap (memory consistency, noise, InfoNCE)",
+        )
+    )
+    register(
+        StrategyType(
+            name="extend",
+            create=_extend,
+            aliases=("exmcr",),
+            summary="Ex-MCR: the first member is the base, kept as it is; the second gets a head into its space (multi-centre pseudo pairs, dense InfoNCE)",
+        )
+    )
+    register(
+        StrategyType(
+            name="procrustes",
+            create=_procrustes,
+            summary="closed form: the second member mapped into the first's space by a centred orthogonal (or least-squares) map fitted on the overlap",
+        )
+    )
+    register(
+        StrategyType(
+            name="pivot",
+            create=_pivot,
+            summary="closed form: every member's items as softmax similarities to the same K overlap anchors (relative representations)",
         )
     )

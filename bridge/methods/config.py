@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 Int = Annotated[int, Strict()]
+Centre = Literal["overlap", "leaf", "base"]
 
 
 class EnhanceConfig(BaseModel):
@@ -23,6 +24,14 @@ class EnhanceConfig(BaseModel):
     noise_sigma: float = Field(0.04, ge=0, le=100, description="Standard deviation of the Gaussian noise per coordinate.")
     chunk_size: Int = Field(8192, gt=0, le=2**24, description="Memory rows per chunk of the streamed (online) softmax.")
     query_chunk_size: Int = Field(4096, gt=0, le=2**24, description="Query rows processed together by the streamed softmax.")
+    centres: list[Centre] = Field(
+        ["overlap", "leaf", "base"],
+        min_length=1,
+        description=(
+            "Strategy `extend`: where its pseudo pairs start: `overlap` items, the `leaf` member's memory, the `base` "
+            "member's memory (each retrieves the other modalities through the memories)."
+        ),
+    )
 
 
 class TrainingConfig(BaseModel):
@@ -38,4 +47,14 @@ class TrainingConfig(BaseModel):
     temperature: float = Field(0.02, gt=0, description="InfoNCE temperature tau.")
     intra_weight: float = Field(0.1, ge=0, description="lambda: weight of the intra-MCR loss.")
     pseudo_pair_loss: bool = Field(True, description="Use the inter-MCR loss on the pseudo pairs (x_i, y_i).")
+    dense_alignment: bool = Field(
+        True,
+        description=(
+            "Strategy `extend`: contrast both leaf embeddings (its own modality, the overlap) with both base embeddings "
+            "(overlap, pseudo base modality); false: only overlap with overlap and leaf modality with base modality."
+        ),
+    )
+    procrustes: Literal["orthogonal", "least_squares"] = Field(
+        "orthogonal", description="Strategy `procrustes`: a scaled orthogonal map or an unconstrained least-squares map (after centring)."
+    )
     seed: Int = Field(0, ge=0, lt=2**32, description="Seed of initialisation, shuffling and noise.")

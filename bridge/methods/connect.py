@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bridge.core.projector import Projector
-from bridge.errors import BridgeError, quoted
 from bridge.methods.enhance import build_training_set
+from bridge.methods.planning import memory_per_member, require_two
 from bridge.methods.strategy import (
     FitResult,
     MemberInfo,
@@ -52,24 +52,8 @@ class ConnectStrategy(Strategy):
     }
 
     def plan(self, members: list[MemberInfo], overlap: str, memories: list[str], settings: StrategySettings) -> TrainingPlan:
-        if len(members) != 2:
-            raise BridgeError(f"members: strategy 'connect' joins exactly two members, the recipe has {len(members)}")
-        chosen: dict[str, str] = {}
-        for modality in memories:
-            owners = [m.name for m in members if modality in m.modalities]
-            if len(owners) != 1:
-                raise BridgeError(
-                    f"data.memory.{shorten_key(modality)}: the modality must be encoded by exactly one of the two members (found {len(owners)})"
-                )
-            if owners[0] in chosen:
-                raise BridgeError(
-                    f"data.memory: member {quoted(owners[0])} has two memories ({quoted(chosen[owners[0]])} and {quoted(modality)}); give one"
-                )
-            chosen[owners[0]] = modality
-        for member in members:
-            if member.name not in chosen:
-                others = [m for m in member.modalities if m != overlap]
-                raise BridgeError(f"data.memory: member {quoted(member.name)} ({quoted(member.mcr_id)}) needs a memory of {' or '.join(others)}")
+        require_two(members, "connect")
+        chosen = memory_per_member(members, overlap, memories)
         return TrainingPlan(projected=tuple(m.name for m in members), memories=chosen, dim=settings.projector.output_dim)
 
     def fit(
@@ -111,6 +95,3 @@ class ConnectStrategy(Strategy):
         return FitResult(projectors={first: trained.projector_a, second: trained.projector_b}, history=trained.history,
                          facts={"pairs": len(data)})
 
-
-def shorten_key(modality: str) -> str:
-    return quoted(modality, 40)[1:-1]

@@ -21,9 +21,11 @@ from bridge.errors import BridgeError, quoted
 from bridge.evaluation.evaluate import evaluate_retrieval
 from bridge.evaluation.tasks import RetrievalTask
 from bridge.pipeline.connect import fit, trained_name
+from bridge.pipeline.preflight import check_evaluation_modalities, check_prompts
 from bridge.pipeline.references import PAIRED_REFERENCE
 from bridge.pipeline.session import Session, open_session
 from bridge.progress import Reporter, SilentReporter
+from bridge.recipes.check import check_recipe_data
 from bridge.recipes.io import apply_overrides, load_recipe, parse_recipe
 from bridge.recipes.schema import Recipe
 
@@ -99,7 +101,10 @@ def run_ablation(
     validation_task = _task(recipe.evaluation.validation, task, "validation", "--task")
     test_task = _task(recipe.evaluation.retrieval, None, "retrieval", "--task")
     registry = registry or Registry.from_environment()
+    check_recipe_data(recipe, base_dir, registry, check_output=False)
     session = open_session(recipe, base_dir, registry, SilentReporter())
+    check_evaluation_modalities(session)
+    check_prompts(session)
     session.provider.reporter = reporter
     strategy = session.strategy
     components = dict(strategy.ablations) or {"full": {}}

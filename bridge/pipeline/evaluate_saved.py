@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge.core.artifact import read_metrics, write_metrics
+from bridge.core.composed import is_space_directory
 from bridge.core.registry import Registry
 from bridge.core.space import Bridge
 from bridge.data.features import FeatureProvider, default_context
 from bridge.data.sources import resolve
 from bridge.errors import BridgeError
 from bridge.evaluation.evaluate import evaluate
+from bridge.pipeline.evaluate_space import evaluate_space
 from bridge.pipeline.references import reference_systems
 from bridge.pipeline.session import open_session
 from bridge.progress import Reporter, SilentReporter
@@ -28,6 +30,8 @@ def evaluate_saved(
     """Evaluate a saved space, updating its ``metrics.json`` (atomically) when ``save``."""
     reporter = reporter or SilentReporter()
     registry = registry or Registry.from_environment()
+    if is_space_directory(bridge_dir):  # bridges composed into one space
+        return evaluate_space(bridge_dir, recipe_path, reporter, save, registry)
     space = Bridge.load(bridge_dir, mcr_loader=registry.load_mcr)
     if recipe_path is not None:
         recipe, base_dir = load_recipe(recipe_path)

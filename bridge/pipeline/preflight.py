@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bridge.errors import BridgeError, ItemError, quoted
+from bridge.errors import BridgeError, ItemError, quoted, shorten
 from bridge.pipeline.session import Session
 
 
@@ -55,7 +55,7 @@ def check_prompts(session: Session) -> None:
         try:
             session.mcrs[member].prepare(modality, text)
         except ItemError as error:
-            raise BridgeError(f"{key}: member {quoted(member)} cannot take prompt {error}") from None
+            raise BridgeError(f"{key}: member {quoted(member)} cannot take prompt {quoted(error.item)} ({shorten(error.reason, 200)})") from None
 
 
 def check_evaluation_modalities(session: Session) -> None:
@@ -68,6 +68,9 @@ def check_evaluation_modalities(session: Session) -> None:
                 modality = getattr(task, field)
                 if modality not in encoded:
                     raise BridgeError(f"evaluation.{group}[{index}].{field}: no member encodes {quoted(modality)} ({', '.join(sorted(encoded))})")
+                via = getattr(task, field.replace("modality", "via"))
+                if via is not None and (via not in session.infos or modality not in session.infos[via].modalities):
+                    raise BridgeError(f"evaluation.{group}[{index}].{field.replace('modality', 'via')}: {quoted(via)} is not a member that encodes {quoted(modality)}")
     for index, task in enumerate(evaluation.zeroshot):
         if task.modality not in encoded:
             raise BridgeError(f"evaluation.zeroshot[{index}].modality: no member encodes {quoted(task.modality)} ({', '.join(sorted(encoded))})")

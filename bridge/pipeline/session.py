@@ -66,13 +66,14 @@ class Session:
         return settings_of(recipe or self.recipe, self.device)
 
     def spec(self, recipe: Recipe, projected: dict[str, Any]) -> SpaceSpec:
-        """The ``bridge.yaml`` content of a space trained from ``recipe`` (projector configs from ``projected``)."""
+        """The ``bridge.yaml`` content of a space trained from ``recipe`` (each projector's own configuration)."""
         members = {
-            name: record.model_copy(update={"projector": recipe.projector if name in projected else None})
+            name: record.model_copy(update={"projector": projected[name].config if name in projected else None})
             for name, record in self.records.items()
         }
+        dim = next(iter(projected.values())).output_dim if projected else self.plan.dim  # a variant may change it
         return SpaceSpec(
-            name=recipe.name, strategy=recipe.strategy, overlap=recipe.overlap, dim=self.plan.dim, members=members,
+            name=recipe.name, strategy=recipe.strategy, overlap=recipe.overlap, dim=dim, members=members,
             recipe=recipe.model_dump(mode="json"), recipe_dir=str(self.base_dir), versions=package_versions(),
         )
 

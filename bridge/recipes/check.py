@@ -1,9 +1,11 @@
 """Checks of a recipe that need no encoding: run by `bridge recipe check` and before any work of `bridge connect`.
 
-Schema, plugin and strategy names, plugin options, declared modalities,
-sources' files and folders, the paired data a reference row needs, prompts a
-model cannot take (through :attr:`MCRType.check_inputs`), and the output
-and cache paths. Torch is not imported.
+Schema, plugin and strategy names, plugin options, the modalities members
+encode (declared, or derived from options through :attr:`MCRType.modalities_for`),
+sources' files and folders and the items of the built-in ones (a lines file or
+manifest is read, a folder listed: cheap next to encoding), the paired data a
+reference row needs, prompts a model cannot take (through
+:attr:`MCRType.check_inputs`), and the output and cache paths. Torch is not imported.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pydantic import BaseModel
 from bridge.core.artifact import check_output_dir
 from bridge.core.registry import Registry
 from bridge.core.validation import validate_options
-from bridge.data.sources import FolderSource, LinesSource, ManifestSource, PluginSource, SourceContext, read_items, resolve
-from bridge.errors import BridgeError, ItemError, quoted
+from bridge.core.yaml_io import require_path, shown
+from bridge.data.sources import FolderSource, Item, LinesSource, ManifestSource, PluginSource, SourceContext, read_items, resolve
+from bridge.errors import BridgeError, ItemError, quoted, shorten
 from bridge.recipes.io import load_recipe
 from bridge.recipes.members import member_options
 from bridge.recipes.schema import Recipe
@@ -39,54 +42,69 @@ def recipe_sources(recipe: Recipe) -> Iterator[tuple[str, BaseModel]]:
         yield f"evaluation.paired.{modality}", spec
 
 
-def _check_source(key: str, spec: BaseModel, registry: Registry, base_dir: Path) -> None:
-    where = f"{key}"
+Items = dict[str, list[Item]]
+"""Items of the built-in sources read so far, by the source's JSON (one read per distinct source)."""
+
+
+def _check_source(key: str, spec: BaseModel, registry: Registry, base_dir: Path, read: Items) -> None:
+    """A plugin source's name and options; a built-in source's file or folder, and its items (cheap next to encoding)."""
     if isinstance(spec, PluginSource):
         try:
             source_type = registry.source_type(spec.plugin)
         except BridgeError as error:
-            raise BridgeError(f"{where}.plugin: {error}") from None
-        validate_options(source_type.options, spec.options, f"{where}.options")
+            raise BridgeError(f"{key}.plugin: {error}") from None
+        validate_options(source_type.options, spec.options, f"{key}.options")
         return
     if isinstance(spec, LinesSource):
-        path, want = resolve(spec.lines, base_dir), "file"
+        path, what = resolve(spec.lines, base_dir), "lines file"
     elif isinstance(spec, ManifestSource):
-        path, want = resolve(spec.manifest, base_dir), "file"
+        path, what = resolve(spec.manifest, base_dir), "manifest"
     elif isinstance(spec, FolderSource):
-        path, want = resolve(spec.folder, base_dir), "folder"
+        path, what = resolve(spec.folder, base_dir), "folder"
     else:
         return
     try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as error:
-        raise BridgeError(f"{where}: {path} cannot be read ({error.strerror or type(error).__name__})") from error
-    if not exists:
-        raise BridgeError(f"{where}: {path} does not exist")
-    if want == "folder" and not is_dir:
-        raise BridgeError(f"{where}: {path} is a file, expected a folder")
-    if want == "file" and is_dir:
-        raise BridgeError(f"{where}: {path} is a folder, expected a file")
+        is_dir = require_path(path, what)
+        if what == "folder" and not is_dir:
+            raise BridgeError(f"{shown(path)} is a file, expected a folder")
+        if what != "folder" and is_dir:
+            raise BridgeError(f"{shown(path)} is a folder, expected a {what}")
+        _items(spec, base_dir, read)
+    except BridgeError as error:
+        raise BridgeError(f"{key}: {error}") from None
 
 
-def _labels_cheaply(spec: BaseModel, base_dir: Path) -> list[str] | None:
-    """The labels of a built-in source (reading a list or manifest is cheap); ``None`` for plugin sources."""
+def _items(spec: BaseModel, base_dir: Path, read: Items) -> list[Item]:
+    key = spec.model_dump_json()
+    if key not in read:
+        read[key] = read_items(spec, SourceContext(base_dir=base_dir, cache_dir=base_dir))
+    return read[key]
+
+
+def _labels_cheaply(spec: BaseModel, base_dir: Path, read: Items) -> list[str] | None:
+    """The labels of a built-in source (already read by :func:`_check_source`); ``None`` for plugin sources."""
     if isinstance(spec, PluginSource):
         return None
-    items = read_items(spec, SourceContext(base_dir=base_dir, cache_dir=base_dir))
-    return sorted({item.label for item in items if item.label is not None})
+    return sorted({item.label for item in _items(spec, base_dir, read) if item.label is not None})
 
 
-def _prompt_checks(recipe: Recipe, registry: Registry, validated: dict, base_dir: Path) -> None:
-    """Prompts that a member's model cannot take (e.g. a text missing from a `features` table)."""
+def _prompt_checks(
+    recipe: Recipe, registry: Registry, validated: dict, encodes: dict[str, tuple[str, ...]], base_dir: Path, read: Items
+) -> None:
+    """Prompts that a member's model cannot take (e.g. a text missing from a `features` text table)."""
     members = list(recipe.members)
     evaluation = recipe.evaluation
+
+    def may_encode(member: str, modality: str) -> bool:  # undeclared: decided when the model is loaded
+        return not encodes[member] or modality in encodes[member]
+
     checks: list[tuple[str, str, str, list[str]]] = []  # (key, member, modality, texts)
     for index, task in enumerate(evaluation.zeroshot):
-        classes = task.classes or _labels_cheaply(task.items, base_dir)
+        classes = task.classes or _labels_cheaply(task.items, base_dir, read)
         if not classes:
             continue
-        encoders = [m for m in members if _may_encode(registry, recipe, m, task.prompt_modality)]
-        via = task.prompt_via or next((m for m in encoders if not _may_encode(registry, recipe, m, task.modality)), None)
+        encoders = [m for m in members if may_encode(m, task.prompt_modality)]
+        via = task.prompt_via or next((m for m in encoders if not may_encode(m, task.modality)), None)
         if via is None and encoders:
             via = encoders[0]
         if via is None:
@@ -97,7 +115,7 @@ def _prompt_checks(recipe: Recipe, registry: Registry, validated: dict, base_dir
         checks.append((f"evaluation.zeroshot[{index}].prompts", via, task.prompt_modality, prompts))
     if "text_pivot" in evaluation.baselines:
         for task in evaluation.retrieval:
-            classes = evaluation.pivot.classes or _labels_cheaply(task.query, base_dir)
+            classes = evaluation.pivot.classes or _labels_cheaply(task.query, base_dir, read)
             if not classes:
                 continue
             for position, member in enumerate(members):
@@ -111,24 +129,46 @@ def _prompt_checks(recipe: Recipe, registry: Registry, validated: dict, base_dir
         try:
             mcr_type.check_inputs(validated[member], modality, texts)
         except ItemError as error:
-            raise BridgeError(f"{key}: member {quoted(member)} cannot take prompt {error}") from None
+            raise BridgeError(f"{key}: member {quoted(member)} cannot take prompt {quoted(error.item)} ({shorten(error.reason, 200)})") from None
+        except BridgeError as error:  # the plugin could not read its own files
+            raise BridgeError(f"members.{member}.options: {error}") from None
 
 
-def _may_encode(registry: Registry, recipe: Recipe, member: str, modality: str) -> bool:
-    """Whether ``member`` may encode ``modality``: its type declares it, or declares nothing (decided when loaded)."""
-    declared = registry.mcr_type(recipe.members[member].plugin).modalities
-    return not declared or modality in declared
+def _modalities(recipe: Recipe, encodes: dict[str, tuple[str, ...]]) -> None:
+    """Every modality the recipe uses is encoded by some member (when every member's modalities are known)."""
+    if not all(encodes.values()):
+        return
+    declared = {m for modalities in encodes.values() for m in modalities}
+    used = {f"data.memory.{m}": m for m in recipe.data.memory}
+    for group in ("retrieval", "validation"):
+        for index, task in enumerate(getattr(recipe.evaluation, group)):
+            used[f"evaluation.{group}[{index}].query_modality"] = task.query_modality
+            used[f"evaluation.{group}[{index}].target_modality"] = task.target_modality
+    for index, task in enumerate(recipe.evaluation.zeroshot):
+        used[f"evaluation.zeroshot[{index}].modality"] = task.modality
+        used[f"evaluation.zeroshot[{index}].prompt_modality"] = task.prompt_modality
+    for modality in recipe.evaluation.paired or {}:
+        used[f"evaluation.paired.{modality}"] = modality
+    for key, modality in used.items():
+        if modality not in declared:
+            raise BridgeError(f"{key}: no member encodes {quoted(modality)} (they encode {', '.join(sorted(declared))})")
 
 
-def check_recipe_data(recipe: Recipe, base_dir: Path, registry: Registry, output: Path | None = None) -> dict[str, BaseModel]:
+def check_recipe_data(
+    recipe: Recipe, base_dir: Path, registry: Registry, output: Path | None = None, check_output: bool = True
+) -> dict[str, BaseModel]:
     """Every check that needs no model and no encoding; raises a one-line :class:`BridgeError` on the first problem.
+
+    Args:
+        output: the bridge directory the run writes (default: the recipe's ``output``).
+        check_output: whether a bridge will be written (``bridge ablate`` writes none).
 
     Returns:
         The members' validated options.
     """
     _strategy(recipe, registry)
-    declared: set[str] = set()
     validated: dict[str, BaseModel] = {}
+    encodes: dict[str, tuple[str, ...]] = {}  # member → the modalities it is known to encode (empty: unknown)
     for name, spec in recipe.members.items():
         where = f"members.{name}"
         try:
@@ -136,30 +176,22 @@ def check_recipe_data(recipe: Recipe, base_dir: Path, registry: Registry, output
         except BridgeError as error:
             raise BridgeError(f"{where}.plugin: {error}") from None
         validated[name], _ = member_options(mcr_type, spec.options, base_dir, f"{where}.options")
-        if mcr_type.modalities and recipe.overlap not in mcr_type.modalities:
-            raise BridgeError(f"{where}: {quoted(spec.plugin)} encodes {', '.join(mcr_type.modalities)}, not the overlap {quoted(recipe.overlap)}")
-        declared |= set(mcr_type.modalities)
+        encodes[name] = tuple(mcr_type.modalities_for(validated[name]) if mcr_type.modalities_for else mcr_type.modalities)
+        if encodes[name] and recipe.overlap not in encodes[name]:
+            raise BridgeError(f"{where}: {quoted(spec.plugin)} encodes {', '.join(encodes[name])}, not the overlap {quoted(recipe.overlap)}")
+    _modalities(recipe, encodes)
+    read: Items = {}
     for key, spec in recipe_sources(recipe):
-        _check_source(key, spec, registry, base_dir)
-    if declared and all(registry.mcr_type(s.plugin).modalities for s in recipe.members.values()):
-        used = {f"data.memory.{m}": m for m in recipe.data.memory}
-        for group in ("retrieval", "validation"):
-            for index, task in enumerate(getattr(recipe.evaluation, group)):
-                used[f"evaluation.{group}[{index}].query_modality"] = task.query_modality
-                used[f"evaluation.{group}[{index}].target_modality"] = task.target_modality
-        for index, task in enumerate(recipe.evaluation.zeroshot):
-            used[f"evaluation.zeroshot[{index}].modality"] = task.modality
-        for key, modality in used.items():
-            if modality not in declared:
-                raise BridgeError(f"{key}: no member encodes {quoted(modality)} (they encode {', '.join(sorted(declared))})")
+        _check_source(key, spec, registry, base_dir, read)
     if "paired_reference" in recipe.evaluation.baselines:
         paired = recipe.evaluation.paired or {}
         missing = [m for m in recipe.data.memory if m not in paired]
         if not paired or missing:
             what = quoted(missing[0]) if missing else "the members' other modalities"
             raise BridgeError(f"evaluation.paired: the paired_reference baseline needs true pairs of {what} (same ids)")
-    _prompt_checks(recipe, registry, validated, base_dir)
-    check_output_dir(output or resolve(recipe.output, base_dir))
+    _prompt_checks(recipe, registry, validated, encodes, base_dir, read)
+    if check_output:
+        check_output_dir(output or resolve(recipe.output, base_dir))
     if recipe.cache_dir is not None:
         _check_cache_dir(resolve(recipe.cache_dir, base_dir))
     return validated
@@ -173,13 +205,16 @@ def _strategy(recipe: Recipe, registry: Registry) -> None:
 
 
 def _check_cache_dir(path: Path) -> None:
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise BridgeError(f"cache_dir {path}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise BridgeError(f"cache_dir {path}: {probe} is not writable")
+    try:
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            raise BridgeError(f"cache_dir {shown(path)}: {shown(probe)} is a file, not a folder")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise BridgeError(f"cache_dir {shown(path)}: {shown(probe)} is not writable")
+    except OSError as error:  # a name too long, a symlink loop
+        raise BridgeError(f"cache_dir {shown(path)}: {error.strerror or type(error).__name__}") from None
 
 
 def check_recipe(path: str | Path, registry: Registry | None = None) -> Recipe:
@@ -189,5 +224,5 @@ def check_recipe(path: str | Path, registry: Registry | None = None) -> Recipe:
     try:
         check_recipe_data(recipe, base_dir, registry)
     except BridgeError as error:
-        raise BridgeError(f"{path}: {error}") from None
+        raise BridgeError(f"{shown(path)}: {error}") from None
     return recipe

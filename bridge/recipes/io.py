@@ -9,13 +9,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.core.validation import format_error
-from bridge.core.yaml_io import parse_yaml, read_yaml
+from bridge.core.yaml_io import parse_yaml, read_yaml, shown
 from bridge.errors import BridgeError, quoted
 from bridge.recipes.schema import Recipe
 
 
 def parse_recipe(data: Any, where: str) -> Recipe:
     """Validate already-parsed YAML; errors name ``where``."""
+    if data is None:
+        raise BridgeError(f"{where}: the recipe is empty; expected a mapping of keys (name, members, overlap, data, ...)")
     if not isinstance(data, dict):
         raise BridgeError(f"{where}: a recipe must be a mapping of keys, got {type(data).__name__}")
     try:
@@ -36,11 +38,9 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tu
     """
     path = Path(path)
     data = read_yaml(path, "recipe")
-    if overrides:
-        if not isinstance(data, dict):
-            raise BridgeError(f"{path}: a recipe must be a mapping of keys, got {type(data).__name__}")
+    if overrides and isinstance(data, dict):
         data = apply_overrides(data, overrides)
-    return parse_recipe(data, str(path)), path.absolute().parent
+    return parse_recipe(data, shown(path)), path.absolute().parent
 
 
 def parse_override(pair: str) -> tuple[str, Any]:

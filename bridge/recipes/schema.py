@@ -17,11 +17,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import LaxPath
 from bridge.data.sources import SourceSpec
+from bridge.errors import quoted
 from bridge.evaluation.tasks import EvaluationConfig
 from bridge.methods.config import EnhanceConfig, TrainingConfig
 
@@ -88,7 +89,7 @@ class Recipe(Section):
         if "method" in data:
             method = data.pop("method")
             if method != "cmcr":
-                raise ValueError(f"method: {str(method)[:40]!r} is not known; write `strategy:` (e.g. `strategy: connect`)")
+                raise ValueError(f"method: {quoted(method, 40)} is not known; write `strategy:` (e.g. `strategy: connect`)")
             if "strategy" in data:
                 raise ValueError("method: give `strategy` only (`method: cmcr` is its older spelling)")
             data["strategy"] = "connect"
@@ -106,10 +107,15 @@ class Recipe(Section):
             data.setdefault("device", device)
         return data
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if not DEVICE_PATTERN.match(device):
+            raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {quoted(device, 40)}")
+        return device
+
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":
-        if not DEVICE_PATTERN.match(self.device):
-            raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {self.device[:40]!r}")
         if self.overlap in self.data.memory:
-            raise ValueError(f"data.memory: must not contain the overlap modality {self.overlap[:40]!r}")
+            raise ValueError(f"data.memory: must not contain the overlap modality {quoted(self.overlap, 40)}")
         return self

@@ -43,5 +43,6 @@ def register_mcrs(register: Callable[..., None]) -> None:
             options=FeaturesOptions,
             summary="Precomputed embeddings (.npy / .safetensors) looked up by item id.",
             check_inputs=check_texts,
+            modalities_for=lambda options: tuple(options.modalities),
         )
     )

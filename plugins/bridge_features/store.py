@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from bridge import BridgeError
+from bridge.errors import shorten
 from bridge_features.ids import read_ids
 
 HASH_BLOCK_BYTES = 1 << 20
@@ -107,8 +108,12 @@ def files_digest(paths: list[Path], extra: list[str]) -> str:
 
 
 def _require_file(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise BridgeError(f"{path}: {what} does not exist")
+    try:
+        exists = path.is_file()
+    except OSError as error:  # a name too long, a symlink loop
+        raise BridgeError(f"{shorten(str(path), 200)}: cannot read the {what} ({error.strerror or type(error).__name__})") from error
+    if not exists:
+        raise BridgeError(f"{shorten(str(path), 200)}: {what} does not exist")
 
 
 def _load_npy(path: Path) -> np.ndarray:

@@ -122,3 +122,14 @@ def test_chains_are_validated_with_one_line_naming_the_bridges():
         bridge.compose({"x": _fake("x", "one"), "y": _fake("y", "other")})
     with pytest.raises(BridgeError, match=r"^bridges 'x' and 'y' both hold MCR 'one' but with different weights fingerprints"):
         bridge.compose({"x": _fake("x", "one", "f1"), "y": _fake("y", "one", "f2")})
+
+
+def test_a_hand_written_space_file_of_extend_bridges_loads_without_links(world, tmp_path):
+    _, paths, relevant = world
+    folder = tmp_path / "by-hand"
+    folder.mkdir()
+    (folder / "space.yaml").write_text(yaml.safe_dump({
+        "name": "by-hand", "bridges": {"first": str(paths["b-into-a"]), "second": str(paths["b2-into-a"])}}))
+    space = bridge.Space.load(folder)
+    assert space.members == ["a", "b", "b2"] and space.links["second"].kind == "identity"
+    assert audio_image_map(space, relevant, "b2") > 0.5

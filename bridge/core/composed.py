@@ -29,46 +29,23 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from torch.nn import functional as F
 
 from bridge.core.linear_map import fit_linear_map, linear_projector
 from bridge.core.mcr import MCR, Modality
 from bridge.core.projector import Projector
 from bridge.core.space import Bridge, MCRLoader
+from bridge.core.space_file import LINKS_FILE, SPACE_FILE, LinkRecord, SpaceFile
 from bridge.core.validation import format_error
 from bridge.core.yaml_io import read_yaml
 from bridge.errors import BridgeError, quoted
 
-SPACE_FILE = "space.yaml"
-LINKS_FILE = "links.safetensors"
 Anchors = Mapping[str, "torch.Tensor | tuple[str, Sequence[Any]]"]
 """Shared MCR (its id, or its member name in the attached bridge) → its features ``(N, D)`` or ``(modality, items)``."""
-
-
-class LinkRecord(BaseModel):
-    """How one bridge's joint space is carried into its parent's."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    parent: str = Field(description="The bridge it is attached to.")
-    through: str = Field(description="Id of the MCR both bridges hold.")
-    kind: Literal["identity", "projector", "fitted"] = Field(description="How the space is carried (see the module docs).")
-
-
-class SpaceFile(BaseModel):
-    """The content of ``space.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    format: Literal["mcr-bridge-space"] = Field("mcr-bridge-space", description="What this folder is.")
-    format_version: Literal[1] = Field(1, description="Space folder format.")
-    name: str = Field(min_length=1, max_length=200, description="Name of the space.")
-    bridges: dict[str, str] = Field(min_length=1, description="Bridge name → its folder (relative to the space folder, or absolute); the first is the root.")
-    links: dict[str, LinkRecord] = Field(default_factory=dict, description="Every bridge but the root → how it joins.")
 
 
 @dataclass(frozen=True)
@@ -272,17 +249,20 @@ class Space:
         paths = {name: (directory / where) if not Path(where).is_absolute() else Path(where) for name, where in record.bridges.items()}
         bridges = {name: Bridge.load(where, check_fingerprints=check_fingerprints, mcr_loader=mcr_loader) for name, where in paths.items()}
         links = _attach(bridges)
-        for name, link in links.items():
+        for name, link in links.items():  # a hand-written space.yaml may leave the links out: they follow from the bridges
             saved = record.links.get(name)
-            if saved != link:
-                raise BridgeError(f"{path}: links.{name} says {quoted(saved and saved.model_dump())}, its bridges imply {quoted(link.model_dump())}")
+            if saved is not None and saved != link:
+                raise BridgeError(f"{path}: links.{name} says {quoted(saved.model_dump())}, its bridges imply {quoted(link.model_dump())}")
         tensors = load_file(str(directory / LINKS_FILE)) if (directory / LINKS_FILE).is_file() else {}
         fitted = {}
         for name, link in links.items():
             if link.kind == "fitted":
                 weight, bias = tensors.get(f"{name}.net.0.weight"), tensors.get(f"{name}.net.0.bias")
                 if weight is None or bias is None:
-                    raise BridgeError(f"{directory / LINKS_FILE}: the fitted map of bridge {quoted(name)} is missing")
+                    raise BridgeError(
+                        f"{directory / LINKS_FILE}: the fitted map of bridge {quoted(name)} is missing; "
+                        "build the space with bridge.compose(..., anchors=...) and save it"
+                    )
                 fitted[name] = linear_projector(weight.T, bias)
         external = {name: where for name, where in paths.items() if Path(record.bridges[name]).is_absolute()}
         return cls(record.name, bridges, links, fitted, external).to(device)
@@ -381,10 +361,6 @@ def _fit_link(name: str, link: LinkRecord, bridges: dict[str, Bridge], anchors: 
     source = child.project(member, features)
     target = parent.project(_member_of(parent, link.through), features)
     return linear_projector(*fit_linear_map(source, target, "least_squares"))
-
-
-def is_space_directory(directory: str | Path) -> bool:
-    return (Path(directory) / SPACE_FILE).is_file()
 
 
 def _mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:

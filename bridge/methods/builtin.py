@@ -54,7 +54,7 @@ def register_strategies(register: Callable[..., None]) -> None:
         StrategyType(
             name="procrustes",
             create=_procrustes,
-            summary="closed form: the second member mapped into the first's space by a centred orthogonal (or least-squares) map fitted on the overlap",
+            summary="closed form: each member after the first mapped into the first's space by a centred orthogonal (or least-squares) map fitted on the overlap",
         )
     )
     register(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.core.artifact import read_metrics, write_metrics
-from bridge.core.composed import is_space_directory
+from bridge.core.space_file import is_space_directory
 from bridge.core.registry import Registry
 from bridge.core.space import Bridge
 from bridge.data.features import FeatureProvider, default_context

@@ -34,6 +34,8 @@ _EXPORTS = {
     "Bridge": "bridge.core.space",
     "BridgeError": "bridge.errors",
     "ItemError": "bridge.errors",
+    "MissingInput": "bridge.errors",
+    "MissingInputs": "bridge.errors",
     "hookimpl": "bridge.core.hookspecs",
     "MCR": "bridge.core.mcr",
     "MCRType": "bridge.core.mcr",
@@ -41,6 +43,7 @@ _EXPORTS = {
     "Registry": "bridge.core.registry",
     "Space": "bridge.core.composed",
     "compose": "bridge.core.composed",
+    "file_digest": "bridge.core.fingerprint",
     "Item": "bridge.data.sources",
     "SourceContext": "bridge.data.sources",
     "SourceType": "bridge.data.sources",
@@ -53,6 +56,9 @@ _EXPORTS = {
     "FitResult": "bridge.methods.strategy",
     "Projector": "bridge.core.projector",
     "ProjectorConfig": "bridge.core.projector_config",
+    "Index": "bridge.pipeline.search",
+    "Hit": "bridge.pipeline.search",
+    "export": "bridge.pipeline.export",
     "Reporter": "bridge.progress",
     "SilentReporter": "bridge.progress",
 }
@@ -63,13 +69,16 @@ if TYPE_CHECKING:
     from bridge.core.hookspecs import hookimpl
     from bridge.core.mcr import MCR, MCRType, Modality
     from bridge.core.composed import Space, compose
+    from bridge.core.fingerprint import file_digest
     from bridge.core.registry import Registry
     from bridge.core.space import Bridge
     from bridge.data.sources import Item, SourceContext, SourceType
-    from bridge.errors import BridgeError, ItemError
+    from bridge.errors import BridgeError, ItemError, MissingInput, MissingInputs
     from bridge.core.projector import Projector
     from bridge.core.projector_config import ProjectorConfig
     from bridge.methods.strategy import FitResult, MemberInfo, Strategy, StrategySettings, StrategyType, TrainingFeatures, TrainingPlan
+    from bridge.pipeline.export import export
+    from bridge.pipeline.search import Hit, Index
     from bridge.progress import Reporter, SilentReporter
 
 

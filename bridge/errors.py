@@ -13,6 +13,7 @@ never becomes a 10 MB error line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 ECHO_LIMIT = 80
@@ -86,3 +87,46 @@ class ItemError(BridgeError):
         super().__init__(f"{shorten(item, 200)}: {reason}")
         self.item = item
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class MissingInput:
+    """One input a run needs that is not on this machine: what an MCR or source type's ``missing_inputs`` hook returns.
+
+    Attributes:
+        key: the option it concerns (``checkpoint``, ``csv``), or ``""`` when it is no option's value.
+        path: where the file or folder is expected (absolute).
+        how: what to download and where to put it, or how to make it.
+    """
+
+    key: str
+    path: str
+    how: str
+
+
+class MissingInputs(BridgeError):
+    """Everything a run needs that is not on this machine, found before any work (``recipe check``, ``connect``).
+
+    :attr:`missing` holds one line per input: the recipe key, the path, and how to get it.
+    ``str(error)`` is one line: that input's line when only one is missing, else a
+    summary (``recipes/x.yaml: 9 inputs are missing (listed below)``) that the CLI
+    prints as its ``error:`` line, with the inputs below it (:attr:`listed`).
+    """
+
+    def __init__(self, missing: list[str], where: str = ""):
+        self.missing = list(missing)
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        if len(self.missing) == 1:
+            super().__init__(f"{prefix}{self.missing[0]}")
+        else:
+            super().__init__(f"{prefix}{len(self.missing)} inputs are missing (listed below)")
+
+    @property
+    def listed(self) -> list[str]:
+        """The lines to print below the error line (none when the error line is the only missing input)."""
+        return self.missing if len(self.missing) > 1 else []
+
+    def located(self, where: str) -> "MissingInputs":
+        """The same inputs, the summary naming ``where`` (the recipe file)."""
+        return MissingInputs(self.missing, where)

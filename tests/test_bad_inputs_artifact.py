@@ -1,9 +1,8 @@
-"""Damaged or tampered bridges and release checkpoints are one line; a bridge is written atomically (issue 6 §2).
+"""Damaged or tampered bridges are one line; a bridge is written atomically (issue 6 §2).
 
 A bridge directory is only ever read as YAML and safetensors (nothing is
-unpickled); every inconsistency names the file. The release importer reads
-its one torch file with ``weights_only=True`` and checks keys, shapes and
-values. Saving goes through a hidden sibling folder, so a failure leaves the
+unpickled); every inconsistency names the file. (Bad release checkpoints:
+``tests/test_release.py``.) Saving goes through a hidden sibling folder, so a failure leaves the
 previous bridge as it was and no half-written folder.
 """
 
@@ -24,7 +23,6 @@ from bad_inputs import MAX_LINE, bridge_cli, bridge_process, error_line
 from bridge.core.artifact import MemberRecord, SpaceSpec
 from bridge.core.projector import Projector
 from bridge.core.projector_config import ProjectorConfig
-from bridge.core.release import load_release
 from bridge.core.space import Bridge
 from bridge.errors import BridgeError
 
@@ -199,76 +197,6 @@ def test_the_cli_reports_a_damaged_bridge_in_one_line_and_writes_nothing(saved, 
     error_line(bridge_cli("embed", directory, "x", "-m", "text", "-o", tmp_path / "x.npy"), "projectors.safetensors", "NaN")
     assert not (tmp_path / "x.npy").exists()
     error_line(bridge_cli("eval", directory), "projectors.safetensors", "NaN")
-
-
-# ----- the release importer -----------------------------------------------------------------
-
-
-def release_state(architecture: str = "mlp2") -> dict[str, torch.Tensor]:
-    """A state_dict shaped like the authors' release (``Head_A.net.*``, ``Head_B.net.*``)."""
-    state = {}
-    for head, dim in (("Head_A", 6), ("Head_B", 5)):
-        projector = Projector(dim, ProjectorConfig(architecture=architecture, output_dim=4))
-        state.update({f"{head}.{key}": value.clone() for key, value in projector.state_dict().items()})
-    return state
-
-
-def _release(change):
-    def build() -> dict:
-        state = release_state()
-        change(state)
-        return state
-
-    return build
-
-
-def _release_nan(state: dict) -> None:
-    state["Head_B.net.3.weight"][0, 0] = float("inf")
-
-
-RELEASE_CASES = {
-    "missing-key": (_release(lambda s: s.pop("Head_A.net.0.bias")), ("Head_A", "net.0.bias")),
-    "missing-head": (_release(lambda s: s.pop("Head_B.net.0.weight")), ("Head_A.net.* and Head_B.net.*",)),
-    "wrong-shape": (_release(lambda s: s.__setitem__("Head_A.net.3.weight", torch.zeros(4, 5))), ("Head_A", "net.3.weight")),
-    "wrong-norm-shape": (_release(lambda s: s.__setitem__("Head_B.net.1.running_var", torch.ones(3))), ("Head_B", "net.1.running_var")),
-    "one-dimensional": (_release(lambda s: s.__setitem__("Head_A.net.0.weight", torch.zeros(12))), ("Head_A.net.0.weight", "2-D")),
-    "empty-weight": (_release(lambda s: s.__setitem__("Head_A.net.0.weight", torch.zeros(0, 6))), ("Head_A.net.0.weight", "2-D")),
-    "not-a-tensor": (_release(lambda s: s.__setitem__("Head_A.net.3.weight", [1, 2])), ("'Head_A.net.3.weight'", "expected a tensor")),
-    "unexpected-key": (_release(lambda s: s.__setitem__("Head_B.net.7.weight", torch.zeros(2))), ("Head_B", "net.7.weight")),
-    "non-finite": (_release(_release_nan), ("'Head_B.net.3.weight'", "NaN or infinite")),
-    "absurd-hidden": (_release(lambda s: s.__setitem__("Head_A.net.0.weight", torch.zeros(6 * 100, 6))), ("hidden_ratio",)),
-    "different-heads": (_release(lambda s: [s.pop(k) for k in list(s) if k.startswith(("Head_B.net.3", "Head_B.net.4"))]), ("different architectures",)),
-    "not-a-dict": (lambda: [torch.zeros(2)], ("Head_A.net.* and Head_B.net.*",)),
-}
-
-
-@pytest.mark.parametrize("case", sorted(RELEASE_CASES))
-def test_a_bad_release_checkpoint_is_one_line_naming_the_file(tmp_path, case):
-    build, fragments = RELEASE_CASES[case]
-    path = tmp_path / "release.pt"
-    torch.save(build(), path)
-    with pytest.raises(BridgeError) as caught:
-        load_release(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: ") and "\n" not in message and len(message) < MAX_LINE, message
-    for fragment in fragments:
-        assert fragment in message, message
-
-
-def test_a_good_release_state_loads(tmp_path):
-    torch.save(release_state(), tmp_path / "release.pt")
-    projectors, config = load_release(tmp_path / "release.pt")
-    assert set(projectors) == {"a", "b"} and config.architecture == "mlp2" and config.output_dim == 4
-
-
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
-def test_a_pickle_that_is_not_a_state_dict_is_refused_unexecuted(tmp_path):
-    import pickle
-
-    path = tmp_path / "release.pt"
-    path.write_bytes(pickle.dumps(os.getcwd))  # unpickling it would call a function: weights_only refuses
-    with pytest.raises(BridgeError, match="not a loadable torch state_dict"):
-        load_release(path)
 
 
 # ----- atomic writing -----------------------------------------------------------------------

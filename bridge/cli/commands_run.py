@@ -73,7 +73,7 @@ def _set_threads(threads: int | None) -> None:
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True, help="Output .npy or .safetensors file.")
 @THREADS
 def embed(bridge_dir: Path, items: tuple[str, ...], modality: str, list_file: Path | None, via: str | None, out: Path, threads: int | None) -> None:
-    """Embed ITEMS (file paths or texts) into a bridge's joint space."""
+    """Embed ITEMS (file paths or texts) into a bridge's (or a composed space's) joint space."""
     from bridge.data.embedding_io import check_embedding_output, read_item_list, write_embeddings
 
     check_embedding_output(out)
@@ -83,7 +83,10 @@ def embed(bridge_dir: Path, items: tuple[str, ...], modality: str, list_file: Pa
     from bridge.core.space import Bridge
 
     _set_threads(threads)
-    space = Bridge.load(bridge_dir)
+    from bridge.core.composed import Space
+    from bridge.core.space_file import is_space_directory
+
+    space = Space.load(bridge_dir) if is_space_directory(bridge_dir) else Bridge.load(bridge_dir)
     embeddings = space.embed(modality, values, via=via)
     write_embeddings(out, embeddings, values)
     say(f"wrote {tuple(embeddings.shape)} {modality} embeddings to {out}")

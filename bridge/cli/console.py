@@ -44,3 +44,15 @@ def warn(text: str) -> None:
 def fail(text: str) -> None:
     """One ``error:`` line on stderr, printed literally."""
     error_console.print(Text("error: ", style="bold red") + Text(one_line(text)), soft_wrap=True)
+
+
+def detail(text: str) -> None:
+    """One indented line on stderr below an ``error:`` line (an item of a list the error announced), printed literally."""
+    error_console.print(Text("  " + one_line(text)), soft_wrap=True)
+
+
+def fail_with_details(error: BaseException) -> None:
+    """The ``error:`` line of ``error`` and, for an error that lists several inputs, one line per input below it."""
+    fail(str(error))
+    for line in getattr(error, "listed", ()):
+        detail(line)

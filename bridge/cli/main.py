@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from bridge.cli.console import error_console, fail, warn
+from bridge.cli.console import error_console, fail, fail_with_details, warn
 from bridge.errors import BridgeError, shorten
 
 
@@ -57,7 +57,7 @@ class BridgeGroup(click.Group):
         except BridgeError as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            fail(str(error))
+            fail_with_details(error)
             sys.exit(1)
         except OSError as error:  # the system refused a file operation (disk full, permissions, names too long)
             if ctx.obj and ctx.obj.get("debug"):
@@ -80,9 +80,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_builtin_commands() -> None:
-    from bridge.cli import commands_compare, commands_info, commands_run
+    from bridge.cli import commands_compare, commands_import, commands_info, commands_run, commands_search
 
-    for command in (*commands_run.COMMANDS, *commands_compare.COMMANDS, *commands_info.COMMANDS):
+    for command in (*commands_run.COMMANDS, *commands_compare.COMMANDS, *commands_info.COMMANDS, *commands_search.COMMANDS, *commands_import.COMMANDS):
         cli.add_command(command)
 
 
@@ -96,5 +96,5 @@ def main() -> None:
     except BridgeError as error:  # raised before a command runs (e.g. while adding plugin commands)
         if "--debug" in sys.argv[1:]:
             raise
-        fail(str(error))
+        fail_with_details(error)
         sys.exit(1)

@@ -60,7 +60,23 @@ def result_tables(metrics: dict[str, Any]) -> list[Table]:
     tables = [retrieval_table(task, results, trained) for task, results in metrics.get("retrieval", {}).items()]
     if metrics.get("zeroshot"):
         tables.append(zeroshot_table(metrics["zeroshot"], trained))
+    if metrics.get("geometry"):
+        tables.append(geometry_table(metrics["geometry"]))
     return tables
+
+
+def geometry_table(report: dict[str, dict[str, dict[str, Any]]]) -> Table:
+    """A row per space and modality pair: centroid gap, matched cosine, each modality's mean cosine."""
+    table = _table("geometry (modality gap)")
+    for column in ("space", "pair", "centroid gap", "matched cosine", "mean cosine (first | second)"):
+        table.add_column(column, justify="left" if column in ("space", "pair") else "right")
+    for space, pairs in report.items():
+        for index, (pair, values) in enumerate(pairs.items()):
+            matched = values["matched_cosine"]
+            within = " | ".join(f"{value:.2f}" for value in values["mean_cosine"].values())
+            table.add_row(Text(space if index == 0 else ""), Text(pair), f"{values['centroid_gap']:.2f}",
+                          "–" if matched is None else f"{matched:.2f}", within, end_section=index == len(pairs) - 1)
+    return table
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

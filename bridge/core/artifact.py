@@ -45,7 +45,7 @@ class MemberRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    plugin: str = Field(description="Registered MCR type.")
+    plugin: str = Field(description="Registered MCR type; empty for a member no MCR is bound to yet (an imported release, `bridge import`).")
     options: dict[str, Any] = Field(default_factory=dict, description="Its options (paths absolute).")
     id: str = Field(description="The MCR's id.")
     fingerprint: str = Field(description="Weights fingerprint at training time.")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bridge.errors import BridgeError, quoted
+from bridge.errors import BridgeError, MissingInput, quoted
 
 if TYPE_CHECKING:  # torch is imported when a model is used, not when the contract is
     import torch
@@ -106,6 +106,10 @@ class MCRType:
         modalities_for: optional ``(validated options) -> modalities``, for a type whose
             modalities depend on its options (``features``): lets ``recipe check`` find a
             modality no member encodes without loading any model.
+        missing_inputs: optional ``(validated options) -> list[MissingInput]``: the weights
+            and other files these options need that are not on this machine, each with how
+            to get it, found without loading the model or importing heavy libraries.
+            ``recipe check`` and ``connect`` list every missing input of a recipe at once.
     """
 
     name: str
@@ -115,4 +119,5 @@ class MCRType:
     summary: str = ""
     check_inputs: Callable[[Any, Modality, Sequence[str]], None] | None = None
     modalities_for: Callable[[Any], Sequence[Modality]] | None = None
+    missing_inputs: Callable[[Any], list[MissingInput]] | None = None
     plugin: str = field(default="", compare=False)

@@ -64,13 +64,21 @@ class Registry:
         plugins: plugin name → module (or any object) implementing some hooks.
         versions: plugin name → version, for listings.
         warnings: problems found before registration (plugins that failed to import).
+        failed: plugin name → why it failed to import (named again when a look-up fails).
     """
 
-    def __init__(self, plugins: Mapping[str, Any], versions: Mapping[str, str] | None = None, warnings: Iterable[str] = ()):
+    def __init__(
+        self,
+        plugins: Mapping[str, Any],
+        versions: Mapping[str, str] | None = None,
+        warnings: Iterable[str] = (),
+        failed: Mapping[str, str] | None = None,
+    ):
         self.manager = pluggy.PluginManager("bridge")
         self.manager.add_hookspecs(hookspecs)
         self.versions = dict(versions or {})
         self.warnings: list[str] = list(warnings)
+        self.failed: dict[str, str] = dict(failed or {})
         for name, plugin in plugins.items():
             try:
                 self.manager.register(plugin, name=name)
@@ -96,6 +104,7 @@ class Registry:
         plugins: dict[str, Any] = {}
         versions: dict[str, str] = {}
         warnings: list[str] = []
+        failed: dict[str, str] = {}
         for entry_point in _unique(entry_points(group=ENTRY_POINT_GROUP)):
             is_core = entry_point.value.startswith(CORE_PREFIX)
             if allowed is not None and entry_point.name not in allowed and not is_core:
@@ -107,9 +116,10 @@ class Registry:
                     f"plugin {quoted(entry_point.name)} ({shorten(entry_point.value)}) failed to import and is skipped: "
                     f"{type(error).__name__}: {shorten(str(error), 200)}"
                 )
+                failed[entry_point.name] = f"{type(error).__name__}: {shorten(str(error), 80)}"
                 continue
             versions[entry_point.name] = entry_point.dist.version if entry_point.dist is not None else "?"
-        return cls(plugins, versions, warnings)
+        return cls(plugins, versions, warnings, failed)
 
     @classmethod
     def from_environment(cls) -> "Registry":
@@ -191,13 +201,13 @@ class Registry:
 
     # ----- look-ups ---------------------------------------------------------------------------
     def mcr_type(self, name: str) -> MCRType:
-        return _look_up("MCR plugin", name, self.mcrs)
+        return _look_up("MCR plugin", name, self.mcrs, self.failed)
 
     def source_type(self, name: str) -> Any:
-        return _look_up("source plugin", name, self.sources)
+        return _look_up("source plugin", name, self.sources, self.failed)
 
     def strategy_type(self, name: str) -> Any:
-        return _look_up("strategy", self.strategy_aliases.get(name, name), self.strategies)
+        return _look_up("strategy", self.strategy_aliases.get(name, name), self.strategies, self.failed)
 
     def load_mcr(self, name: str, options: Mapping[str, Any] | None = None, where: str = "mcr") -> MCR:
         """Load an MCR by its registered type name and raw options."""
@@ -214,10 +224,11 @@ def _unique(found: Iterable[EntryPoint]) -> list[EntryPoint]:
     return list(seen.values())
 
 
-def _look_up(kind: str, name: str, known: Mapping[str, Any]) -> Any:
+def _look_up(kind: str, name: str, known: Mapping[str, Any], failed: Mapping[str, str]) -> Any:
     if not isinstance(name, str) or name not in known:
         close = difflib.get_close_matches(str(name), list(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         listing = ", ".join(sorted(known)) or "none installed"
-        raise BridgeError(f"unknown {kind} {quoted(name)}{hint}; available: {listing}")
+        broken = f"; plugins that failed to load: {', '.join(f'{p} ({r})' for p, r in failed.items())}" if failed else ""
+        raise BridgeError(f"unknown {kind} {quoted(name)}{hint}; available: {listing}{broken}")
     return known[name]

@@ -87,6 +87,11 @@ class Bridge:
             raise BridgeError(f"space {quoted(self.spec.name)} has no member {quoted(member)}; it has {', '.join(self.members)}")
         if member not in self._mcrs:
             record = self.spec.members[member]
+            if not record.plugin:  # an imported release whose member no MCR was bound to
+                raise BridgeError(
+                    f"member {quoted(member)} of space {quoted(self.spec.name)} is bound to no MCR ({record.id}); bind it with "
+                    f"`bridge import CHECKPOINT -o DIR --member {member}=PLUGIN:OPTIONS.yaml`, or pass features to embed_features"
+                )
             loader = self._mcr_loader or _default_loader()
             mcr = loader(record.plugin, record.options, f"{SPEC_FILE} members.{member}")
             if self.check_fingerprints and mcr.fingerprint != record.fingerprint:

@@ -10,12 +10,18 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from bridge.errors import BridgeError, quoted, shorten
 
 
+UNION_TAG = "~union-"
+"""Tags of a union that starts with this (``Tag("~union-one")``) name no key: error paths leave them out."""
+
+
 def format_error(error: ValidationError, prefix: str = "") -> str:
     """Pydantic's first problem as ``key.path: what was expected`` (the path under ``prefix``, if given)."""
     first = error.errors(include_url=False)[0]
     parts = [prefix]
     for part in first["loc"]:
-        if not str(part).startswith("function-") and _location(part) != parts[-1]:  # a tagged union repeats its tag: `lines.lines`
+        if str(part).startswith(("function-", UNION_TAG)):  # validators' and unions' own names are no keys
+            continue
+        if _location(part) != parts[-1]:  # a tagged union repeats its tag: `lines.lines`
             parts.append(_location(part))
     path = ".".join(part for part in parts if part).replace(".[", "[")
     kind = first["type"]

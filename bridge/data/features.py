@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from bridge.data.extract import Features, SkippedItem, extract
 from bridge.core.mcr import MCR
 from bridge.progress import Reporter, SilentReporter
-from bridge.data.sources import Item, SourceContext, read_items
+from bridge.data.sources import Item, SourceContext, read_items, source_key
 
 
 @dataclass
@@ -39,15 +39,16 @@ class FeatureProvider:
     _items: dict[str, list[Item]] = field(default_factory=dict)
     _features: dict[tuple[str, str, str], Features] = field(default_factory=dict)
 
-    def items(self, spec: BaseModel) -> list[Item]:
-        key = spec.model_dump_json()
+    def items(self, spec: BaseModel | list[BaseModel]) -> list[Item]:
+        """The items of a source (or of a list of sources, concatenated), read once."""
+        key = source_key(spec)
         if key not in self._items:
             self._items[key] = read_items(spec, self.context)
         return self._items[key]
 
-    def features(self, member: str, modality: str, spec: BaseModel) -> Features:
+    def features(self, member: str, modality: str, spec: BaseModel | list[BaseModel]) -> Features:
         """The source's items encoded by MCR ``member`` as ``modality``."""
-        return self.features_of_items(member, modality, self.items(spec), spec.model_dump_json())
+        return self.features_of_items(member, modality, self.items(spec), source_key(spec))
 
     def features_of_items(self, member: str, modality: str, items: list[Item], key: str | None = None) -> Features:
         mcr = self.mcr_for(member)

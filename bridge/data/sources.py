@@ -5,20 +5,21 @@ path) and an optional label. Built-in kinds, chosen by which key is present:
 
 - ``{lines: captions.txt}`` — a text file, one item a line;
 - ``{folder: clips/, glob: "*.wav"}`` — files in a folder;
-- ``{manifest: items.csv, column: path}`` — a CSV or JSONL manifest with a
-  path or text column and optional id and label columns;
+- ``{manifest: items.csv, column: path}`` — a CSV, JSONL or parquet manifest
+  with a path or text column and optional id and label columns, read row by
+  row (:mod:`bridge.data.manifests`);
 - ``{plugin: NAME, options: {...}}`` — a source type a plugin registered.
 
 Relative paths resolve against the folder of the recipe that names them.
+:func:`read_items` lists a source's items; :func:`iter_items` yields them one
+at a time (a plugin's ``stream``, the manifest's rows), for consumers that
+work in chunks (``bridge index``, ``bridge export``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -27,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from bridge.core.validation import LaxPath, validate_options
 from bridge.core.yaml_io import read_text_file, require_path, shown
-from bridge.errors import BridgeError, quoted, shorten
+from bridge.data.manifests import manifest_rows
+from bridge.errors import BridgeError, MissingInput, quoted, shorten
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,19 @@ class SourceType:
         items: builds the items from validated options.
         options: pydantic model of the options.
         summary: one line for listings.
+        stream: optional; yields the same items as ``items``, in the same
+            order, one at a time (for sources too large to list in memory).
+        missing_inputs: optional ``(validated options, context) -> list[MissingInput]``: the
+            files and folders these options name that do not exist, each with how to get it,
+            found without reading them (``recipe check`` and ``connect`` list them all at once).
     """
 
     name: str
     items: Callable[[Any, SourceContext], list[Item]]
     options: type[BaseModel]
     summary: str = ""
+    stream: Callable[[Any, SourceContext], Iterator[Item]] | None = None
+    missing_inputs: Callable[[Any, SourceContext], list[MissingInput]] | None = None
     plugin: str = field(default="", compare=False)
 
 
@@ -106,7 +115,7 @@ class FolderSource(_Strict):
 class ManifestSource(_Strict):
     """A CSV or JSONL file describing one item per row."""
 
-    manifest: LaxPath = Field(description="A .csv (with header) or .jsonl file.")
+    manifest: LaxPath = Field(description="A .csv (with header), .jsonl or .parquet file (read row by row).")
     column: str = Field(description="Column holding the item: a file path (relative to the manifest) or a text.")
     is_file: bool = Field(True, description="Whether `column` holds file paths (false: texts).")
     id_column: str | None = Field(None, description="Column with item ids (default: row number).")
@@ -145,7 +154,6 @@ SourceSpec = Annotated[
 
 
 LINES_FILE_LIMIT = 2**31
-MANIFEST_LIMIT = 2**31
 
 
 def resolve(path: Path, base_dir: Path) -> Path:
@@ -154,8 +162,25 @@ def resolve(path: Path, base_dir: Path) -> Path:
     return path if path.is_absolute() else Path(os.path.normpath(Path(base_dir).absolute() / path))
 
 
-def read_items(spec: BaseModel, context: SourceContext) -> list[Item]:
-    """All items of a source, in a stable order."""
+def source_key(spec: BaseModel | list[BaseModel]) -> str:
+    """A stable text naming a source (or a list of sources), for caches of items and features."""
+    if isinstance(spec, list):
+        return "[" + ",".join(part.model_dump_json() for part in spec) + "]"
+    return spec.model_dump_json()
+
+
+def read_items(spec: BaseModel | list[BaseModel], context: SourceContext) -> list[Item]:
+    """All items of a source, in a stable order.
+
+    A list of sources is their items one source after the other, each id
+    prefixed by the source's position (``0:17``, ``1:17``), so ids stay unique.
+    """
+    if isinstance(spec, list):
+        return [
+            Item(id=f"{index}:{item.id}", value=item.value, is_file=item.is_file, label=item.label)
+            for index, part in enumerate(spec)
+            for item in read_items(part, context)
+        ]
     if isinstance(spec, LinesSource):
         return _lines(spec, context.base_dir)
     if isinstance(spec, FolderSource):
@@ -169,6 +194,24 @@ def read_items(spec: BaseModel, context: SourceContext) -> list[Item]:
         options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")
         return source_type.items(options, context)
     raise TypeError(f"not a source spec: {spec!r}")
+
+
+def iter_items(spec: BaseModel, context: SourceContext) -> Iterator[Item]:
+    """The items of a source one at a time, in :func:`read_items`' order.
+
+    Manifests are read row by row and a plugin source with a ``stream`` is
+    streamed; other sources are listed first (a folder must be sorted).
+    """
+    if isinstance(spec, ManifestSource):
+        yield from _manifest_items(spec, context.base_dir)
+        return
+    if isinstance(spec, PluginSource) and context.source_type is not None:
+        source_type = context.source_type(spec.plugin)
+        if source_type.stream is not None:
+            options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")
+            yield from source_type.stream(options, context)
+            return
+    yield from read_items(spec, context)
 
 
 def _lines(spec: LinesSource, base_dir: Path) -> list[Item]:
@@ -214,49 +257,33 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _manifest_rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix.lower() == ".csv":
-        text = read_text_file(path, "manifest", limit=MANIFEST_LIMIT)
-        try:
-            return list(csv.DictReader(io.StringIO(text, newline="")))
-        except csv.Error as error:
-            raise BridgeError(f"{shown(path)}: not a valid CSV file ({error})") from error
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        rows = []
-        for number, line in enumerate(read_text_file(path, "manifest", limit=MANIFEST_LIMIT).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BridgeError(f"{shown(path)}:{number}: not valid JSON ({error.msg})") from error
-            if not isinstance(row, dict):
-                raise BridgeError(f"{shown(path)}:{number}: expected a JSON object per line")
-            rows.append(row)
-        return rows
-    require_path(path, "manifest")
-    raise BridgeError(f"{shown(path)}: a manifest must be .csv or .jsonl")
-
-
 def _manifest(spec: ManifestSource, base_dir: Path) -> list[Item]:
+    items = list(_manifest_items(spec, base_dir))
+    if not items:
+        raise BridgeError(f"{shown(resolve(spec.manifest, base_dir))}: the manifest has no rows")
+    return items
+
+
+def _manifest_items(spec: ManifestSource, base_dir: Path) -> Iterator[Item]:
+    """The manifest's items row by row; repeated ids are found with a set of the ids seen."""
     path = resolve(spec.manifest, base_dir)
-    rows = _manifest_rows(path)
-    if not rows:
-        raise BridgeError(f"{shown(path)}: the manifest has no rows")
-    for column in (spec.column, spec.id_column, spec.label_column):
-        if column is not None and column not in rows[0]:
-            raise BridgeError(f"{shown(path)}: no column {quoted(column)}; columns are {', '.join(quoted(c, 40) for c in list(rows[0])[:10])}")
-    items = []
     seen: set[str] = set()
-    for number, row in enumerate(rows, start=1):
+    for number, row in manifest_rows(path):
+        if number == 1:
+            for column in (spec.column, spec.id_column, spec.label_column):
+                if column is not None and column not in row:
+                    raise BridgeError(f"{shown(path)}: no column {quoted(column)}; columns are {', '.join(quoted(c, 40) for c in list(row)[:10])}")
         raw = row.get(spec.column)
         if raw is None or str(raw).strip() == "":
             raise BridgeError(f"{shown(path)}: row {number} has an empty {quoted(spec.column)}")
         value = str(resolve(Path(str(raw)), path.parent)) if spec.is_file else str(raw)
-        item_id = str(row[spec.id_column]) if spec.id_column else str(number)
+        item_id = str(number)
+        if spec.id_column:
+            if row.get(spec.id_column) is None:
+                raise BridgeError(f"{shown(path)}: row {number} has no {quoted(spec.id_column)}")
+            item_id = str(row[spec.id_column])
         if item_id in seen:
             raise BridgeError(f"{shown(path)}: row {number} repeats id {quoted(item_id)}")
         seen.add(item_id)
-        label = str(row[spec.label_column]) if spec.label_column else None
-        items.append(Item(id=item_id, value=value, is_file=spec.is_file, label=label))
-    return items
+        label = row.get(spec.label_column) if spec.label_column else None
+        yield Item(id=item_id, value=value, is_file=spec.is_file, label=None if label is None else str(label))

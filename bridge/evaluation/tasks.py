@@ -86,6 +86,14 @@ class EvaluationConfig(_Section):
         ),
     )
     pivot: PivotConfig = Field(default_factory=PivotConfig, description="Settings of the `text_pivot` baseline.")
+    geometry: bool | dict[str, SourceSpec] = Field(
+        False,
+        description=(
+            "Add a geometry report (modality gap, matched and within-modality cosines) for every member's own space and "
+            "the joint space: `true` measures the evaluation sources and the overlap corpus; or give sources by modality "
+            "(sources that share ids give the matched cosine)."
+        ),
+    )
     paired: dict[str, SourceSpec] | None = Field(
         None,
         description="True pairs of the members' non-overlapping modalities (same ids), keyed by modality; only `paired_reference` uses them.",

@@ -43,11 +43,12 @@ class AblationResult:
     validation: dict[str, Scores]
     chosen: dict[str, str] = field(default_factory=dict)  # system → chosen variant
     test: dict[str, Scores] = field(default_factory=dict)  # system (with its variant) → test scores
+    skipped: dict[str, str] = field(default_factory=dict)  # variant → why the data cannot support it
 
     def as_json(self) -> dict[str, Any]:
         return {
             "validation_task": self.validation_task, "test_task": self.test_task, "seeds": self.seeds,
-            "validation": self.validation, "chosen": self.chosen, "test": self.test,
+            "validation": self.validation, "chosen": self.chosen, "test": self.test, "skipped": self.skipped,
         }
 
 
@@ -115,8 +116,17 @@ def run_ablation(
     reference_scores: dict[str, Scores] = {}
     with reporter.task("ablation runs (validation)", total=runs * len(seeds)) as progress:
         for name, overrides in {**components, **sweeps}.items():
-            for seed in seeds:
-                space, _ = fit(session, _variant(recipe, overrides, seed))
+            for index, seed in enumerate(seeds):
+                try:
+                    space, _ = fit(session, _variant(recipe, overrides, seed))
+                except BridgeError as error:  # a setting the data cannot support (e.g. more anchors than items)
+                    reporter.message(f"variant {name}: skipped ({error})")
+                    result.skipped[name] = str(error)
+                    result.validation.pop(name, None)
+                    sweeps.pop(name, None)
+                    components.pop(name, None)
+                    progress.advance(len(seeds) - index)
+                    break
                 _score(session, space, validation_task, result.validation.setdefault(name, {}))
                 progress.advance(1)
         if tune_reference:
@@ -126,6 +136,8 @@ def run_ablation(
                     _score(session, space, validation_task, reference_scores.setdefault(name, {}))
                     progress.advance(1)
     candidates = {name: result.validation[name] for name in sweeps} or {name: result.validation[name] for name in list(components)[:1]}
+    if not candidates:
+        raise BridgeError(f"no variant could be trained on this recipe's data (first problem: {next(iter(result.skipped.values()))})")
     chosen = max(candidates, key=lambda name: mean_map(candidates[name]))
     result.chosen[trained_name(session)] = chosen
     if tune_reference:

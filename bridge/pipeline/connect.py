@@ -23,8 +23,11 @@ from typing import Any
 
 from bridge.core.registry import Registry
 from bridge.core.space import Bridge
+from bridge.core.yaml_io import shown
 from bridge.data.sources import resolve
+from bridge.errors import MissingInputs
 from bridge.evaluation.evaluate import evaluate
+from bridge.pipeline.geometry import recipe_geometry
 from bridge.pipeline.preflight import check_evaluation_modalities, check_prompts
 from bridge.pipeline.references import reference_systems
 from bridge.pipeline.session import Session, open_session
@@ -82,7 +85,10 @@ def connect(
         registry: the plugins to use (default: the installed ones).
     """
     recipe, base_dir = load_recipe(recipe_path, overrides)
-    return connect_recipe(recipe, base_dir, reporter=reporter, output=output, registry=registry)
+    try:
+        return connect_recipe(recipe, base_dir, reporter=reporter, output=output, registry=registry)
+    except MissingInputs as error:  # the summary names the recipe, as `recipe check` does
+        raise error.located(shown(recipe_path)) from None
 
 
 def connect_recipe(
@@ -104,8 +110,10 @@ def connect_recipe(
     for system in systems.values():
         system.to(session.device)  # evaluation runs on the recipe's device too
     results = evaluate(recipe.evaluation, systems, session.provider, space)
+    geometry = recipe_geometry(recipe, space, session.provider)
     metrics = {
         **results,
+        **({"geometry": geometry} if geometry is not None else {}),
         "trained": trained_name(session),
         "split": "test",
         "training": {**training, "seconds": round(time.perf_counter() - started, 2), "device": session.device},

@@ -14,6 +14,7 @@ from bridge.data.sources import resolve
 from bridge.errors import BridgeError
 from bridge.evaluation.evaluate import evaluate
 from bridge.pipeline.evaluate_space import evaluate_space
+from bridge.pipeline.geometry import recipe_geometry
 from bridge.pipeline.references import reference_systems
 from bridge.pipeline.session import open_session
 from bridge.progress import Reporter, SilentReporter
@@ -53,6 +54,9 @@ def evaluate_saved(
         provider = FeatureProvider(space.mcr, context, recipe.data.skip_bad_items, reporter)
     systems[trained] = space
     results = evaluate(recipe.evaluation, systems, provider, space)
+    geometry = recipe_geometry(recipe, space, provider)
+    if geometry is not None:
+        results["geometry"] = geometry
     if save:
         metrics = {**read_metrics(Path(bridge_dir)), **results, "skipped": [vars(s) for s in provider.skipped]}
         write_metrics(Path(bridge_dir), metrics)

@@ -94,6 +94,11 @@ class Session:
     def paired_features(self) -> dict[str, np.ndarray]:
         """True pairs of the planned memory modalities, ``{member: (P, D_member)}`` aligned by id."""
         paired = self.recipe.evaluation.paired or {}
+        if len(self.plan.memories) < 2:
+            raise BridgeError(
+                f"evaluation.baselines: strategy {quoted(self.recipe.strategy)} plans no per-member memories here, "
+                "so there is nothing to pair for a paired_reference; remove it from the baselines"
+            )
         for name, modality in self.plan.memories.items():
             if modality not in paired:
                 raise BridgeError(f"evaluation.paired: the paired_reference baseline needs a paired source for {quoted(modality)}")
@@ -123,12 +128,13 @@ def open_session(recipe: Recipe, base_dir: Path, registry: Registry, reporter: R
     if recipe.threads is not None:
         torch.set_num_threads(recipe.threads)
     strategy = registry.strategy_type(recipe.strategy).create()
+    cache_dir = resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None
     mcrs: dict[str, MCR] = {}
     records: dict[str, MemberRecord] = {}
     for name, spec in recipe.members.items():
         where = f"members.{name}"
         mcr_type = registry.mcr_type(spec.plugin)
-        validated, options = member_options(mcr_type, spec.options, base_dir, f"{where}.options")
+        validated, options = member_options(mcr_type, spec.options, base_dir, f"{where}.options", cache_dir)
         mcr = mcr_type.load(validated)
         if recipe.overlap not in mcr.modalities:
             raise BridgeError(f"{where}: MCR {quoted(mcr.id)} does not encode the overlap modality {quoted(recipe.overlap)} (it encodes {', '.join(mcr.modalities)})")
@@ -140,7 +146,6 @@ def open_session(recipe: Recipe, base_dir: Path, registry: Registry, reporter: R
     infos = {name: MemberInfo(name=name, mcr_id=m.id, modalities=tuple(m.modalities), dim=m.dim) for name, m in mcrs.items()}
     settings = settings_of(recipe, device)
     plan = strategy.plan(list(infos.values()), recipe.overlap, list(recipe.data.memory), settings)
-    cache_dir = resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None
     context = default_context(base_dir, cache_dir, reporter, registry.source_type)
     provider = FeatureProvider(mcrs.__getitem__, context, recipe.data.skip_bad_items, reporter)
     return Session(recipe, base_dir, registry, mcrs, records, infos, strategy, plan, provider, reporter, device)

@@ -2,6 +2,7 @@
 
 Schema, plugin and strategy names, plugin options, the modalities members
 encode (declared, or derived from options through :attr:`MCRType.modalities_for`),
+every missing weights file, data file or folder at once (:mod:`bridge.recipes.missing`),
 sources' files and folders and the items of the built-in ones (a lines file or
 manifest is read, a folder listed: cheap next to encoding), the paired data a
 reference row needs, prompts a model cannot take (through
@@ -21,15 +22,20 @@ from bridge.core.registry import Registry
 from bridge.core.validation import validate_options
 from bridge.core.yaml_io import require_path, shown
 from bridge.data.sources import FolderSource, Item, LinesSource, ManifestSource, PluginSource, SourceContext, read_items, resolve
-from bridge.errors import BridgeError, ItemError, quoted, shorten
+from bridge.errors import BridgeError, ItemError, MissingInputs, quoted, shorten
 from bridge.recipes.io import load_recipe
 from bridge.recipes.members import member_options
+from bridge.recipes.missing import find_missing
 from bridge.recipes.schema import Recipe
 
 
 def recipe_sources(recipe: Recipe) -> Iterator[tuple[str, BaseModel]]:
-    """Every (key path, source spec) of a recipe."""
-    yield "data.overlap", recipe.data.overlap
+    """Every (key path, source spec) of a recipe (each source of a list on its own: ``data.overlap[1]``)."""
+    if isinstance(recipe.data.overlap, list):
+        for index, spec in enumerate(recipe.data.overlap):
+            yield f"data.overlap[{index}]", spec
+    else:
+        yield "data.overlap", recipe.data.overlap
     for modality, spec in recipe.data.memory.items():
         yield f"data.memory.{modality}", spec
     for group in ("retrieval", "validation"):
@@ -159,6 +165,9 @@ def check_recipe_data(
 ) -> dict[str, BaseModel]:
     """Every check that needs no model and no encoding; raises a one-line :class:`BridgeError` on the first problem.
 
+    Weights, files and folders that do not exist are collected first, all of them
+    (:mod:`bridge.recipes.missing`), and raised together as :class:`MissingInputs`.
+
     Args:
         output: the bridge directory the run writes (default: the recipe's ``output``).
         check_output: whether a bridge will be written (``bridge ablate`` writes none).
@@ -167,6 +176,7 @@ def check_recipe_data(
         The members' validated options.
     """
     _strategy(recipe, registry)
+    cache_dir = resolve(recipe.cache_dir, base_dir) if recipe.cache_dir is not None else None
     validated: dict[str, BaseModel] = {}
     encodes: dict[str, tuple[str, ...]] = {}  # member → the modalities it is known to encode (empty: unknown)
     for name, spec in recipe.members.items():
@@ -175,11 +185,15 @@ def check_recipe_data(
             mcr_type = registry.mcr_type(spec.plugin)
         except BridgeError as error:
             raise BridgeError(f"{where}.plugin: {error}") from None
-        validated[name], _ = member_options(mcr_type, spec.options, base_dir, f"{where}.options")
+        validated[name], _ = member_options(mcr_type, spec.options, base_dir, f"{where}.options", cache_dir)
         encodes[name] = tuple(mcr_type.modalities_for(validated[name]) if mcr_type.modalities_for else mcr_type.modalities)
         if encodes[name] and recipe.overlap not in encodes[name]:
             raise BridgeError(f"{where}: {quoted(spec.plugin)} encodes {', '.join(encodes[name])}, not the overlap {quoted(recipe.overlap)}")
     _modalities(recipe, encodes)
+    context = SourceContext(base_dir=base_dir, cache_dir=cache_dir or base_dir, source_type=registry.source_type)
+    missing = find_missing(recipe, validated, recipe_sources(recipe), registry, context)
+    if missing:
+        raise MissingInputs(missing)
     read: Items = {}
     for key, spec in recipe_sources(recipe):
         _check_source(key, spec, registry, base_dir, read)
@@ -192,8 +206,8 @@ def check_recipe_data(
     _prompt_checks(recipe, registry, validated, encodes, base_dir, read)
     if check_output:
         check_output_dir(output or resolve(recipe.output, base_dir))
-    if recipe.cache_dir is not None:
-        _check_cache_dir(resolve(recipe.cache_dir, base_dir))
+    if cache_dir is not None:
+        _check_cache_dir(cache_dir)
     return validated
 
 
@@ -223,6 +237,8 @@ def check_recipe(path: str | Path, registry: Registry | None = None) -> Recipe:
     registry = registry or Registry.from_environment()
     try:
         check_recipe_data(recipe, base_dir, registry)
+    except MissingInputs as error:
+        raise error.located(shown(path)) from None
     except BridgeError as error:
         raise BridgeError(f"{shown(path)}: {error}") from None
     return recipe

@@ -22,9 +22,9 @@ HEADER = """# Recipe reference
 
 A recipe is a YAML file that `bridge connect` runs. Unknown keys and wrong types are
 errors naming the file and the key path. Relative paths resolve against the recipe's
-folder. This page is generated from the models in `bridge/recipe.py` and
-`bridge/sources.py` (`python -m bridge.recipes.docs > docs/recipe.md`); a test keeps it
-in step.
+folder. This page is generated from the models in `bridge/recipes/schema.py` and the
+models it refers to (`python -m bridge.recipes.docs > docs/recipe.md`); a test keeps it
+in step. Types are strict: `epochs: yes` or `epochs: 2.5` is an error, not 1 or 2.
 
 A **source** (`data.overlap`, `data.memory.*`, evaluation items) is one of the
 source kinds below, chosen by which key it has.
@@ -36,7 +36,7 @@ def _type_name(annotation) -> str:
     if origin is typing.Annotated:
         return _type_name(typing.get_args(annotation)[0])
     if origin is typing.Literal:
-        return " | ".join(f"`{value}`" for value in typing.get_args(annotation))
+        return " \\| ".join(f"`{value}`" for value in typing.get_args(annotation))
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         names = [_type_name(arg) for arg in typing.get_args(annotation)]
         if all(name.endswith("Source") for name in names if name != "null"):
@@ -66,7 +66,8 @@ def _default(field) -> str:
 def model_section(model: type[BaseModel], key: str) -> str:
     lines = [f"## `{key}`", "", (model.__doc__ or "").strip(), "", "| key | type | default | description |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():
-        lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, field_validator, model_validator
 
 from bridge.core.projector_config import ProjectorConfig
-from bridge.core.validation import LaxPath
+from bridge.core.validation import UNION_TAG, LaxPath
 from bridge.data.sources import SourceSpec
 from bridge.errors import quoted
 from bridge.evaluation.tasks import EvaluationConfig
@@ -41,10 +41,29 @@ class MemberSpec(Section):
     options: dict[str, Any] = Field(default_factory=dict, description="The MCR type's own options.")
 
 
+def _one_or_list(value: Any) -> str:
+    return f"{UNION_TAG}list" if isinstance(value, list) else f"{UNION_TAG}one"
+
+
+OverlapSpec = Annotated[
+    Union[
+        Annotated[SourceSpec, Tag(f"{UNION_TAG}one")],
+        Annotated[list[SourceSpec], Field(min_length=1), Tag(f"{UNION_TAG}list")],
+    ],
+    Discriminator(_one_or_list),
+]
+"""One source, or a list of sources read one after the other (ids prefixed by the source's position: ``0:17``)."""
+
+
 class DataConfig(Section):
     """The unpaired data the space is learned from."""
 
-    overlap: SourceSpec = Field(description="Corpus of the overlapping modality (e.g. texts), encoded by every member.")
+    overlap: OverlapSpec = Field(
+        description=(
+            "Corpus of the overlapping modality (e.g. texts), encoded by every member: one source, or a list of "
+            "sources concatenated (each item id prefixed by its source's position in the list, `0:17`, `1:17`, so ids stay unique)."
+        )
+    )
     memory: dict[str, SourceSpec] = Field(
         default_factory=dict,
         description="Unpaired memories of the non-overlapping modalities, keyed by modality (e.g. `image`, `audio`).",

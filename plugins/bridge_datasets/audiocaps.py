@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import BridgeError, Item, SourceContext, SourceType
+from bridge_datasets.missing import audiocaps_missing
 from bridge_datasets.media import check_template, fill_template, media_file
 from bridge_datasets.rows import cell, csv_rows, one_line, require_folder, resolve
 
@@ -92,6 +93,7 @@ def audiocaps_items(options: AudioCapsOptions, context: SourceContext) -> list[I
 SOURCE_TYPE = SourceType(
     name="audiocaps",
     items=audiocaps_items,
+    missing_inputs=audiocaps_missing,
     options=AudioCapsOptions,
     summary="AudioCaps CSV: captions as text items (id = audiocap_id) or the clips as audio items (id = youtube_id).",
 )

@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import BridgeError, Item, SourceContext, SourceType
+from bridge_datasets.missing import av_manifest_missing
 from bridge_datasets.media import media_file
 from bridge_datasets.rows import Row, cell, optional_cell, resolve, table_rows
 
@@ -174,6 +175,7 @@ def av_manifest_items(options: AVManifestOptions, context: SourceContext) -> lis
 SOURCE_TYPE = SourceType(
     name="av-manifest",
     items=av_manifest_items,
+    missing_inputs=av_manifest_missing,
     options=AVManifestOptions,
     summary="Audio-visual evaluation manifest (CSV/JSONL: audio, image or frame, label, box): audio or image items.",
 )

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import BridgeError, Item, SourceContext, SourceType
+from bridge_datasets.missing import clotho_missing
 from bridge_datasets.media import media_file
 from bridge_datasets.rows import cell, csv_rows, one_line, optional_cell, require_folder, resolve
 
@@ -85,6 +86,7 @@ def _caption_columns(numbers: list[int]) -> tuple[str, ...]:
 SOURCE_TYPE = SourceType(
     name="clotho",
     items=clotho_items,
+    missing_inputs=clotho_missing,
     options=ClothoOptions,
     summary="Clotho captions CSV: captions as text items (id = FILE#K) or the clips as audio items (id = file name).",
 )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import BridgeError, Item, SourceContext, SourceType
+from bridge_datasets.missing import coco_missing
 from bridge_datasets.media import media_file
 from bridge_datasets.rows import one_line, require_file, require_folder, resolve
 
@@ -129,6 +130,7 @@ def _image_items(
 SOURCE_TYPE = SourceType(
     name="coco-captions",
     items=coco_items,
+    missing_inputs=coco_missing,
     options=CocoCaptionsOptions,
     summary="COCO captions JSON: captions as text items (id = annotation id) or captioned images as image items.",
 )

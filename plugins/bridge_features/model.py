@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from bridge import MCR, BridgeError, ItemError, Modality
 from bridge_features.options import FeaturesOptions
-from bridge_features.store import FeatureTable, files_digest, read_feature_table
+from bridge_features.store import FeatureTable, files_digest, read_feature_table, read_folder_table
 
 ROWS_PER_BATCH = 4096
 
@@ -78,13 +78,20 @@ def load_features_mcr(options: FeaturesOptions) -> FeaturesMCR:
     hashed: list[Path] = []
     described: list[str] = [f"normalize={options.normalize}"]
     for modality, files in sorted(options.modalities.items()):
+        if files.folder is not None:
+            tables[modality], shard_files = read_folder_table(_resolve(files.folder, base_dir), modality, files.emb_folder, files.id_column)
+            hashed += shard_files
+            described.append(f"{modality}:folder:{files.emb_folder or ''}:{files.id_column}")
+            continue
+        assert files.embeddings is not None and files.ids is not None  # the options' validator
         embeddings_path = _resolve(files.embeddings, base_dir)
         ids_path = _resolve(files.ids, base_dir)
         tables[modality] = read_feature_table(embeddings_path, ids_path, files.tensor)
         hashed += [embeddings_path, ids_path]
         described.append(f"{modality}:{files.tensor or ''}")
     _check_same_dim(tables)
-    return FeaturesMCR(options.id, tables, options.normalize, files_digest(hashed, described))
+    fingerprint = options.fingerprint or files_digest(hashed, described)
+    return FeaturesMCR(options.id, tables, options.normalize, fingerprint)
 
 
 def _resolve(path: Path, base_dir: Path) -> Path:

@@ -18,6 +18,7 @@ from safetensors import SafetensorError, safe_open
 
 from bridge import BridgeError
 from bridge.errors import shorten
+from bridge_features.folder import ShardedRows, read_folder
 from bridge_features.ids import read_ids
 
 HASH_BLOCK_BYTES = 1 << 20
@@ -29,14 +30,15 @@ class FeatureTable:
 
     Attributes:
         embeddings: ``(N, D)`` floating-point rows, a read-only memory map
-            (``.npy``) or a CPU tensor (``.safetensors``).
+            (``.npy``), a CPU tensor (``.safetensors``) or memory-mapped
+            shards (:class:`bridge_features.folder.ShardedRows`, ``folder:``).
         ids: the N item ids, in row order.
         row_of_id: item id -> row index, N entries.
         embeddings_path: the file the rows come from.
         ids_path: the file the ids come from.
     """
 
-    embeddings: np.ndarray | torch.Tensor
+    embeddings: np.ndarray | torch.Tensor | ShardedRows
     ids: tuple[str, ...]
     row_of_id: dict[str, int]
     embeddings_path: Path
@@ -51,6 +53,8 @@ class FeatureTable:
         """``(len(indices), D)`` float32 CPU tensor of the given rows."""
         if isinstance(self.embeddings, torch.Tensor):
             return self.embeddings[torch.as_tensor(indices, dtype=torch.long)].float()
+        if isinstance(self.embeddings, ShardedRows):
+            return torch.from_numpy(self.embeddings.take(indices))
         selected = self.embeddings[np.asarray(indices, dtype=np.int64)]
         return torch.from_numpy(np.ascontiguousarray(selected, dtype=np.float32))
 
@@ -70,6 +74,13 @@ def read_feature_table(embeddings_path: Path, ids_path: Path, tensor: str | None
         )
     row_of_id = {item_id: row for row, item_id in enumerate(ids)}
     return FeatureTable(embeddings, tuple(ids), row_of_id, embeddings_path, ids_path)
+
+
+def read_folder_table(folder: Path, modality: str, emb_folder: str | None, id_column: str) -> tuple[FeatureTable, list[Path]]:
+    """One modality's features from an embedding folder (``folder:``), and the files that fingerprint it."""
+    rows, ids, files, metadata = read_folder(folder, modality, emb_folder, id_column)
+    table = FeatureTable(rows, tuple(ids), {item_id: row for row, item_id in enumerate(ids)}, files[0].parent, metadata)
+    return table, files
 
 
 def read_embeddings(path: Path, tensor: str | None = None) -> np.ndarray | torch.Tensor:

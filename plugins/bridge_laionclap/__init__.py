@@ -14,8 +14,11 @@ space, L2-normalised.
 
 The checkpoint is read by laion_clap's own ``load_ckpt`` (the released
 files are torch pickles). Its SHA-256 is hashed once and remembered by
-path, size and mtime in ``fingerprints.json`` (under ``cache_dir``,
-``$BRIDGE_CACHE`` or ``~/.cache/mcr-bridge``).
+path, size and mtime in ``fingerprints.json`` (``bridge.file_digest``; under
+``cache_dir``, which a recipe fills with its own cache folder, else
+``$BRIDGE_CACHE`` or ``~/.cache/mcr-bridge``). ``bridge recipe check`` lists a
+missing checkpoint or Hugging Face text model without importing laion_clap
+(``missing.py``).
 
 laion_clap is imported only when a model is loaded (``pip install
 'mcr-bridge[clap]'``); that import reads Hugging Face tokenizers, so the
@@ -38,6 +41,12 @@ def _load(options: LaionClapOptions):
     return load_laionclap(options)
 
 
+def _missing(options: LaionClapOptions):
+    from bridge_laionclap.missing import missing_inputs
+
+    return missing_inputs(options)
+
+
 @hookimpl
 def register_mcrs(register: Callable[..., None]) -> None:
     """Register the `laionclap` MCR type."""
@@ -48,5 +57,6 @@ def register_mcrs(register: Callable[..., None]) -> None:
             options=LaionClapOptions,
             modalities=("audio", "text"),
             summary="LAION-CLAP audio-text models (630k / 630k-audioset, fusion or not) from a released checkpoint.",
+            missing_inputs=_missing,
         )
     )

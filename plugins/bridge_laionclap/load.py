@@ -20,14 +20,12 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-from bridge import BridgeError
+from bridge import BridgeError, file_digest
+from bridge.core.fingerprint import combine
+from bridge_laionclap.missing import HF_TEXT_MODELS, checkpoint_file, checkpoint_hint, hf_hint
 from bridge_laionclap.model import LaionClapMCR
 from bridge_laionclap.options import LaionClapOptions
-from bridge_openclip.fingerprint import FingerprintCache, combine
 
-RELEASES = "https://huggingface.co/lukewys/laion_clap/resolve/main/"
-RELEASED_FILES = ("630k-best.pt", "630k-audioset-best.pt", "630k-fusion-best.pt", "630k-audioset-fusion-best.pt")
-HF_TEXT_MODELS = {"roberta": "roberta-base", "bert": "bert-base-uncased", "bart": "facebook/bart-base"}
 LONG_AUDIO_POLICY = "middle-v1"
 """Names the fixed positions used for clips over 10 s (see ``audio.py``); part of the fingerprint."""
 
@@ -57,7 +55,7 @@ def load_laionclap(options: LaionClapOptions) -> LaionClapMCR:
             "amodel": options.amodel,
             "tmodel": options.tmodel,
             "fusion": options.fusion,
-            "checkpoint": FingerprintCache(options.cache_dir).digest(checkpoint),
+            "checkpoint": file_digest(checkpoint, options.cache_dir),
             "long_audio": LONG_AUDIO_POLICY,
         }
     )
@@ -66,17 +64,10 @@ def load_laionclap(options: LaionClapOptions) -> LaionClapMCR:
 
 
 def _checkpoint_path(options: LaionClapOptions) -> Path:
-    path = options.checkpoint.expanduser()
-    if not path.is_absolute():
-        path = (options.base_dir or Path.cwd()).expanduser() / path
-    path = path.resolve()
+    path = checkpoint_file(options)
     if path.is_file():
         return path
-    name = path.name if path.name in RELEASED_FILES else RELEASED_FILES[3 if options.fusion else 1]
-    raise BridgeError(
-        f"{path}: CLAP checkpoint does not exist; download {RELEASES}{name} and put it at {path.parent / name} "
-        f"(and set `checkpoint:` to it{', with `fusion: true`' if 'fusion' in name else ''})"
-    )
+    raise BridgeError(f"{path}: {checkpoint_hint(path, options.fusion)}")
 
 
 def _import_laion_clap() -> ModuleType:
@@ -105,8 +96,7 @@ def _missing_hf(repo: str) -> BridgeError:
 
     return BridgeError(
         f"laion_clap needs the Hugging Face files of {repo!r} (tokenizer and model), which are not in the Hugging "
-        f"Face cache ({constants.HF_HUB_CACHE}) while HF_HUB_OFFLINE is set: run `hf download {repo}` on a machine "
-        "with network and copy that cache here (or point HF_HOME at it), or set HF_HUB_OFFLINE=0 to let laion_clap download it"
+        f"Face cache ({constants.HF_HUB_CACHE}) while HF_HUB_OFFLINE is set: {hf_hint(repo)}"
     )
 
 

@@ -38,7 +38,7 @@ class LaionClapOptions(BaseModel):
         None,
         description=(
             "Folder of `fingerprints.json`, where checkpoint hashes are remembered by (path, size, mtime); "
-            "default: `$BRIDGE_CACHE` or `~/.cache/mcr-bridge`."
+            "default: the recipe's `cache_dir`, else `$BRIDGE_CACHE` or `~/.cache/mcr-bridge`."
         ),
     )
     base_dir: Path | None = Field(None, description="Folder a relative `checkpoint` resolves against (the recipe's folder).")

@@ -14,10 +14,13 @@ are the model's joint space, L2-normalised.
 Weights: a pretrained tag is looked up in the local caches and used from
 there, without network access; with ``download: false`` (the default) a
 missing tag is one error line saying what to download and where to put it.
+``bridge recipe check`` lists missing weights without importing open_clip
+(``missing.py``; open_clip's tag table is read from its source, ``tags.py``).
 ``quick_gelu`` follows the tag (OpenAI's weights need QuickGELU).
 
-Fingerprint: the SHA-256 of the weight files (hashed once, then remembered
-by path, size and mtime in ``fingerprints.json`` under ``cache_dir``,
+Fingerprint: the SHA-256 of the weight files (``bridge.file_digest``: hashed
+once, then remembered by path, size and mtime in ``fingerprints.json`` under
+``cache_dir``, which a recipe fills with its own cache folder, else
 ``$BRIDGE_CACHE`` or ``~/.cache/mcr-bridge``), the architecture, QuickGELU
 and preprocessing settings; for a tag also the tag and open_clip's version.
 
@@ -45,6 +48,12 @@ def _load(options: OpenClipOptions):
     return load_openclip(options)
 
 
+def _missing(options: OpenClipOptions):
+    from bridge_openclip.missing import missing_inputs
+
+    return missing_inputs(options)
+
+
 @hookimpl
 def register_mcrs(register: Callable[..., None]) -> None:
     """Register the `openclip` MCR type."""
@@ -55,5 +64,6 @@ def register_mcrs(register: Callable[..., None]) -> None:
             options=OpenClipOptions,
             modalities=("image", "text"),
             summary="open_clip image-text models (CLIP ViT-B-32 openai, OpenCLIP, ...), by tag, checkpoint or folder.",
+            missing_inputs=_missing,
         )
     )

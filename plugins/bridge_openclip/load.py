@@ -7,8 +7,8 @@ import pickle
 import warnings
 from types import ModuleType
 
-from bridge import BridgeError
-from bridge_openclip.fingerprint import FingerprintCache, combine
+from bridge import BridgeError, file_digest
+from bridge.core.fingerprint import combine
 from bridge_openclip.model import OpenClipMCR
 from bridge_openclip.options import OpenClipOptions
 from bridge_openclip.weights import WeightsPlan, plan_weights
@@ -87,11 +87,10 @@ def _create(plan: WeightsPlan, options: OpenClipOptions, open_clip: ModuleType):
 
 
 def _fingerprint(plan: WeightsPlan, options: OpenClipOptions, open_clip: ModuleType) -> str:
-    cache = FingerprintCache(options.cache_dir)
     parts: dict[str, object] = {
         "kind": "open_clip",
         "model": plan.create_name if not plan.create_name.startswith("local-dir:") else "local-dir",
-        "files": {name: cache.digest(path) for name, path in sorted(plan.files.items())},
+        "files": {name: file_digest(path, options.cache_dir) for name, path in sorted(plan.files.items())},
         "quick_gelu": _quick_gelu(plan, options),
         "preprocess": plan.preprocess,
     }

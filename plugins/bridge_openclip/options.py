@@ -65,7 +65,7 @@ class OpenClipOptions(BaseModel):
         None,
         description=(
             "Folder of `fingerprints.json`, where weight-file hashes are remembered by (path, size, mtime); "
-            "default: `$BRIDGE_CACHE` or `~/.cache/mcr-bridge`."
+            "default: the recipe's `cache_dir`, else `$BRIDGE_CACHE` or `~/.cache/mcr-bridge`."
         ),
     )
     base_dir: Path | None = Field(

@@ -84,19 +84,30 @@ def _resolve(text: str, base_dir: Path) -> Path:
     return (path if path.is_absolute() else base_dir / path).resolve()
 
 
-def _local_dir_plan(folder: Path) -> WeightsPlan:
+def _local_dir_weights(folder: Path) -> list[Path]:
+    return sorted({path for pattern in WEIGHT_GLOBS for path in folder.glob(pattern) if path.is_file()})
+
+
+def local_dir_problem(folder: Path) -> str | None:
+    """What a `local-dir:` folder lacks (``None``: nothing)."""
     if not folder.is_dir():
-        raise BridgeError(f"{folder}: `local-dir:` folder does not exist")
-    config = folder / CONFIG_FILE
-    if not config.is_file():
-        raise BridgeError(f"{folder}: `local-dir:` folder has no {CONFIG_FILE}; expected open_clip's config and weights there")
-    weights = sorted({path for pattern in WEIGHT_GLOBS for path in folder.glob(pattern) if path.is_file()})
-    if not weights:
-        raise BridgeError(
-            f"{folder}: `local-dir:` folder has no weights (open_clip_model.safetensors, *.bin or *.pth); "
+        return "`local-dir:` folder does not exist"
+    if not (folder / CONFIG_FILE).is_file():
+        return f"`local-dir:` folder has no {CONFIG_FILE}; expected open_clip's config and weights there"
+    if not _local_dir_weights(folder):
+        return (
+            "`local-dir:` folder has no weights (open_clip_model.safetensors, *.bin or *.pth); "
             "open_clip would initialise the model at random"
         )
-    files = {CONFIG_FILE: config, **{path.name: path for path in weights}}
+    return None
+
+
+def _local_dir_plan(folder: Path) -> WeightsPlan:
+    problem = local_dir_problem(folder)
+    if problem is not None:
+        raise BridgeError(f"{folder}: {problem}")
+    config = folder / CONFIG_FILE
+    files = {CONFIG_FILE: config, **{path.name: path for path in _local_dir_weights(folder)}}
     return WeightsPlan(mcr_id=f"open_clip:local-dir:{folder.name}", create_name=f"{LOCAL_DIR}{folder}", files=files)
 
 
@@ -116,9 +127,27 @@ def _hub_plan(repo: str, options: OpenClipOptions) -> WeightsPlan:
         return WeightsPlan(mcr_id=mcr_id, create_name=f"{HF_HUB}{repo}")
     raise BridgeError(
         f"model: hf-hub:{repo} is not in the Hugging Face cache ({_hub_cache(options.download_dir)}) and downloads are off: "
+        + hub_repo_hint(repo)
+    )
+
+
+def hub_repo_hint(repo: str) -> str:
+    """How to get an open_clip repository of the Hugging Face hub onto this machine."""
+    return (
         f"run `hf download {repo}` on a machine with network and copy that cache here, or save the repository's "
         f"{CONFIG_FILE} and weights in a folder and use `model: local-dir:FOLDER`, or set `download: true`"
     )
+
+
+def hub_repo_cached(repo: str, download_dir: Path | None) -> bool:
+    """Whether an `hf-hub:` repository's config and weights are in the Hugging Face cache."""
+    config = _cached_hub_file(repo, CONFIG_FILE, download_dir)
+    return config is not None and any(_cached_hub_file(repo, name, download_dir) for name in HUB_WEIGHT_FILES)
+
+
+def hub_repo_folder(repo: str, download_dir: Path | None) -> str:
+    """Where the Hugging Face cache keeps ``repo``."""
+    return str(Path(_hub_cache(download_dir)) / ("models--" + repo.replace("/", "--")))
 
 
 def _architecture_plan(options: OpenClipOptions, base_dir: Path, open_clip: ModuleType) -> WeightsPlan:
@@ -239,18 +268,27 @@ def _download_tag(name: str, tag: str, cfg: dict[str, Any], options: OpenClipOpt
 
 
 def _missing_tag_message(name: str, tag: str, cfg: dict[str, Any], download_dir: Path | None) -> str:
-    prefix = f"pretrained: open_clip weights {name}/{tag} are not on this machine"
+    return f"pretrained: open_clip weights {name}/{tag} are not on this machine: {missing_tag(cfg, download_dir)[1]}"
+
+
+def tag_cached(cfg: dict[str, Any], download_dir: Path | None) -> bool:
+    """Whether a pretrained tag's weights (its open_clip configuration ``cfg``) are on this machine."""
+    return _cached_tag_file(cfg, download_dir) is not None
+
+
+def missing_tag(cfg: dict[str, Any], download_dir: Path | None) -> tuple[str, str]:
+    """(where the weights of a pretrained tag are expected, how to get them there) for a tag not on this machine."""
     gelu = " with `quick_gelu: true`" if cfg.get("quick_gelu") else ""
     location = _hub_location(cfg)
     if location is not None:
         repo, filename = location
-        return (
-            f"{prefix}: run `hf download {repo} {filename}` on a machine with network and copy its Hugging Face cache "
+        return hub_repo_folder(repo, download_dir), (
+            f"run `hf download {repo} {filename}` on a machine with network and copy its Hugging Face cache "
             f"to {_hub_cache(download_dir)}, or download https://huggingface.co/{repo}/resolve/main/{filename} and set "
             f"`pretrained:` to that file{gelu}, or set `download: true`"
         )
     url = cfg.get("url") or ""
+    folder = (download_dir or Path("~/.cache/clip")).expanduser()
     if url:
-        folder = (download_dir or Path("~/.cache/clip")).expanduser()
-        return f"{prefix}: download {url} into {folder}/ (keep its file name), or set `download: true`"
-    return f"{prefix}: open_clip lists no download location for this tag; set `pretrained:` to a checkpoint file"
+        return str(folder / os.path.basename(url)), f"download {url} into {folder}/ (keep its file name), or set `download: true`"
+    return str(folder), "open_clip lists no download location for this tag; set `pretrained:` to a checkpoint file"

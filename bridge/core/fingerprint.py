@@ -1,6 +1,8 @@
-"""Content fingerprints of weight files, hashed once and remembered.
+"""Content fingerprints of weight files, hashed once and remembered (``bridge.file_digest``).
 
-Checkpoints are gigabytes; hashing one costs seconds to minutes. A
+An MCR's ``fingerprint`` should change whenever its weights do, so plugins
+hash their weight files. Checkpoints are gigabytes; hashing one costs
+seconds to minutes. A
 :class:`FingerprintCache` keeps each file's SHA-256 in a small JSON file
 (``fingerprints.json``) keyed by the file's absolute path, size and
 modification time (nanoseconds): a file that has not changed since it was
@@ -11,7 +13,13 @@ The JSON is rewritten atomically (a temporary file renamed over it); two
 processes hashing at once may each drop the other's new entry, which only
 costs a re-hash later. A corrupt or unreadable JSON is treated as empty.
 
-Pure Python (no torch): ``bridge_laionclap`` uses it too.
+Pure Python (no torch). The `openclip` and `laionclap` plugins use it::
+
+    import bridge
+    from bridge.core.fingerprint import combine
+
+    digest = bridge.file_digest(checkpoint, cache_dir=options.cache_dir)   # 64 hex characters
+    fingerprint = combine({"kind": "my-model", "weights": digest, "fusion": options.fusion})
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bridge import BridgeError
+from bridge.errors import BridgeError
 
 FILE_NAME = "fingerprints.json"
 BLOCK_BYTES = 1 << 20
@@ -88,6 +96,20 @@ class FingerprintCache:
             os.replace(temporary, self.path)
         except OSError:
             Path(temporary).unlink(missing_ok=True)
+
+
+def file_digest(file: Path, cache_dir: Path | None = None) -> str:
+    """The hex SHA-256 of ``file``'s bytes, hashed once and then remembered by (path, size, mtime).
+
+    Args:
+        file: the weights file (``~`` is expanded, links are followed).
+        cache_dir: folder of ``fingerprints.json`` (default: ``$BRIDGE_CACHE`` or ``~/.cache/mcr-bridge``);
+            an MCR options model with a ``cache_dir`` field receives the recipe's cache folder.
+
+    Raises:
+        BridgeError: the file does not exist or cannot be read.
+    """
+    return FingerprintCache(cache_dir).digest(file)
 
 
 def _sha256(file: Path) -> str:

@@ -1,0 +1,144 @@
+"""The `webdataset` source (tar shards, streamed) and manifests read row by row (CSV, JSONL, parquet)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("webdataset")
+
+import bridge
+import bridge_webdataset
+from bridge.data.sources import ManifestSource, PluginSource, SourceContext, iter_items, read_items
+from bridge_synthworld.files import encode_png
+from scale_world import CLASSES, image, write_shards
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("shards")
+    write_shards(folder)
+    return folder
+
+
+def context(base: Path, cache: Path) -> SourceContext:
+    registry = bridge.Registry.from_plugins({"webdataset": bridge_webdataset})
+    return SourceContext(base_dir=base, cache_dir=cache, source_type=registry.source_type)
+
+
+def source(**options) -> PluginSource:
+    return PluginSource(plugin="webdataset", options=options)
+
+
+def test_image_members_become_content_addressed_files_with_keys_and_json_labels(shards, tmp_path):
+    items = read_items(source(shards="shard-{000000..000001}.tar", member="png", label="json:label"), context(shards, tmp_path))
+    assert [item.id for item in items] == [f"s{i:05d}" for i in range(12)]
+    assert [item.label for item in items] == [CLASSES[i % 3] for i in range(12)]
+    assert all(item.is_file for item in items)
+    first = Path(items[0].value)
+    data = encode_png(image(0))
+    assert first.read_bytes() == data and first.name == f"{hashlib.sha256(data).hexdigest()}.png"
+    assert first.parent.parent == tmp_path / "webdataset-members"
+    stamp = first.stat().st_mtime_ns
+    again = read_items(source(shards="shard-{000000..000001}.tar", member="png", label="json:label"), context(shards, tmp_path))
+    assert again == items and first.stat().st_mtime_ns == stamp  # a rerun writes nothing
+
+
+def test_text_members_are_texts_labels_from_a_member_and_the_stream_is_lazy(shards, tmp_path):
+    options = {"shards": [str(shards / "shard-000001.tar"), "shard-000000.tar"], "member": ["caption", "txt"], "label": "cls"}
+    stream = iter_items(source(**options), context(shards, tmp_path))
+    first = next(stream)
+    assert (first.id, first.value, first.is_file, first.label) == ("s00006", "a red square number 6", False, "0")
+    assert len([first, *stream]) == 12
+    limited = read_items(source(shards="shard-000000.tar", member="txt", limit=4), context(shards, tmp_path))
+    assert [item.id for item in limited] == ["s00000", "s00001", "s00002", "s00003"]
+    nested = read_items(source(shards="shard-000000.tar", member="wav", label="json:meta.n"), context(shards, tmp_path))
+    assert nested[5].label == "5" and nested[5].value.endswith(".wav")
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        ({"shards": "nope-{0..3}.tar", "member": "png"}, ("nope-0.tar", "tar shard does not exist")),
+        ({"shards": "partial.tar", "member": "png"}, ("partial.tar", "sample 'b'", "has no member png")),
+        ({"shards": "partial.tar", "member": "png", "label": "cls"}, ("partial.tar", "sample 'a'", "has no label 'cls'")),
+        ({"shards": ["partial.tar", "partial.tar"], "member": "png", "missing": "skip"}, ("sample 'a'", "repeats the key")),
+        ({"shards": "broken.tar", "member": "png"}, ("broken.tar", "not a readable tar shard")),
+        ({"shards": "partial.tar", "member": "txt", "missing": "skip"}, ("partial.tar", "sample 'b'", "not UTF-8")),
+        ({"shards": "partial.tar", "member": "jpg", "missing": "skip"}, ("partial.tar", "no sample of the 1 shard(s) has a member jpg")),
+    ],
+)
+def test_bad_shards_are_one_line_naming_the_shard_and_sample(tmp_path, options, fragments):
+    _tar(tmp_path / "partial.tar", {"a.png": encode_png(image(1)), "b.txt": b"\xff\xfe", "b.json": b"{}"})
+    (tmp_path / "broken.tar").write_bytes(b"this is not a tar file at all" * 40)
+    with pytest.raises(bridge.BridgeError) as raised:
+        read_items(source(**options), context(tmp_path, tmp_path / "cache"))
+    message = str(raised.value)
+    assert "\n" not in message and all(fragment in message for fragment in fragments), message
+
+
+def test_missing_skip_leaves_samples_without_the_member_out(tmp_path):
+    _tar(tmp_path / "partial.tar", {"a.png": encode_png(image(1)), "b.json": b"{}", "c.png": encode_png(image(2))})
+    items = read_items(source(shards="partial.tar", member="png", missing="skip"), context(tmp_path, tmp_path / "cache"))
+    assert [item.id for item in items] == ["a", "c"]
+
+
+def test_options_are_checked_by_the_registry_in_one_line(tmp_path):
+    for options, fragment in (({"member": "png"}, "shards: required key is missing"), ({"shards": "x.tar", "member": ".png"}, "without a dot")):
+        with pytest.raises(bridge.BridgeError, match=fragment):
+            read_items(source(**options), context(tmp_path, tmp_path))
+
+
+# ----- manifests, streamed ------------------------------------------------------------------------
+
+ROWS = [{"path": f"clips/{i}.wav", "key": f"k{i}", "label": f"c{i % 2}"} for i in range(5)]
+
+
+def _manifests(folder: Path) -> dict[str, Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_path = folder / "m.csv"
+    csv_path.write_text("path,key,label\n" + "".join(f"{r['path']},{r['key']},{r['label']}\n" for r in ROWS))
+    jsonl_path = folder / "m.jsonl"
+    jsonl_path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    parquet_path = folder / "m.parquet"
+    pq.write_table(pa.Table.from_pylist(ROWS), parquet_path, row_group_size=2)
+    return {"csv": csv_path, "jsonl": jsonl_path, "parquet": parquet_path}
+
+
+def test_csv_jsonl_and_parquet_manifests_give_the_same_items_row_by_row(tmp_path):
+    pytest.importorskip("pyarrow")
+    found = {}
+    for kind, path in _manifests(tmp_path).items():
+        spec = ManifestSource(manifest=path, column="path", id_column="key", label_column="label")
+        found[kind] = read_items(spec, context(tmp_path, tmp_path))
+        assert list(iter_items(spec, context(tmp_path, tmp_path))) == found[kind]
+    assert found["csv"] == found["jsonl"] == found["parquet"]
+    assert found["csv"][3] == bridge.Item(id="k3", value=str(tmp_path / "clips" / "3.wav"), is_file=True, label="c1")
+
+
+def test_a_streamed_manifest_yields_rows_before_a_bad_one_and_then_one_error_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"path": "a.wav"}\n{"path": "b.wav"}\nnot json\n')
+    stream = iter_items(ManifestSource(manifest=path, column="path"), context(tmp_path, tmp_path))
+    assert [next(stream).id, next(stream).id] == ["1", "2"]
+    with pytest.raises(bridge.BridgeError, match=r"m.jsonl:3: not valid JSON"):
+        next(stream)
+    (tmp_path / "x.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(bridge.BridgeError, match="x.parquet: not a readable parquet file"):
+        read_items(ManifestSource(manifest=tmp_path / "x.parquet", column="path"), context(tmp_path, tmp_path))

@@ -114,7 +114,7 @@ def ablate(recipe_file: Path, seeds: str, task: str | None, out: Path | None, qu
     _check_folder(out)
     _set_threads(threads)
     result = run_ablation(recipe_file, seed_list, task=task, quick=quick, reporter=RichReporter(error_console))
-    chosen = set(result.chosen.values()) | {f"paired reference: {v}" for k, v in result.chosen.items() if k == "paired reference"}
+    chosen = {f"paired reference: {v}" if k == "paired reference" else v for k, v in result.chosen.items()}
     console.print(scores_table(f"validation: {result.validation_task} (mean ± std over {len(seed_list)} seed(s), %)", result.validation, chosen))
     console.print(scores_table(f"test: {result.test_task}, chosen settings only (mean ± std over {len(seed_list)} seed(s), %)", result.test))
     out.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,13 @@ class EvaluationConfig(_Section):
         ),
     )
     pivot: PivotConfig = Field(default_factory=PivotConfig, description="Settings of the `text_pivot` baseline.")
+    paired_reference_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Dotted-key overrides (e.g. `enhance.noise_sigma: 0.04`) for the paired reference only: the settings "
+            "`bridge ablate` chose for it on the validation task, so it gets the same tuning budget as the strategy."
+        ),
+    )
     geometry: bool | dict[str, SourceSpec] = Field(
         False,
         description=(

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from bridge.core.space import Bridge
 from bridge.pipeline.session import Session
+from bridge.recipes.io import apply_overrides, parse_recipe
 from bridge.recipes.schema import Recipe
 
 UNTRAINED = "untrained"
 PAIRED_REFERENCE = "paired reference"
+
+
+def paired_reference_recipe(recipe: Recipe) -> Recipe:
+    """``recipe`` with ``evaluation.paired_reference_settings`` applied: what the paired reference trains with."""
+    overrides = recipe.evaluation.paired_reference_settings
+    if not overrides:
+        return recipe
+    data = apply_overrides(recipe.model_dump(mode="json"), overrides)
+    return parse_recipe(data, "evaluation.paired_reference_settings")
 
 
 def reference_systems(session: Session, recipe: Recipe) -> dict[str, Bridge]:
@@ -24,6 +34,7 @@ def reference_systems(session: Session, recipe: Recipe) -> dict[str, Bridge]:
         projectors = session.strategy.untrained(session.plan, session.infos, settings)
         systems[UNTRAINED] = Bridge(session.spec(recipe, projectors), projectors, session.mcrs)
     if "paired_reference" in baselines:
-        result = session.strategy.fit_paired(session.paired_features(), session.plan, settings, session.reporter)
-        systems[PAIRED_REFERENCE] = Bridge(session.spec(recipe, result.projectors), result.projectors, session.mcrs)
+        tuned = paired_reference_recipe(recipe)
+        result = session.strategy.fit_paired(session.paired_features(), session.plan, session.settings(tuned), session.reporter)
+        systems[PAIRED_REFERENCE] = Bridge(session.spec(tuned, result.projectors), result.projectors, session.mcrs)
     return systems

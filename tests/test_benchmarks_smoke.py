@@ -64,3 +64,28 @@ def test_training_benchmark_runs_and_prints_its_verdicts():
     assert len(re.findall(r"same work check: .*: PASS", output)) == 2, output  # alternating runs and interleaved steps
     assert re.search(rf"alternating-runs ratio [\d.]+ \(target ≥ 0\.90\): {VERDICT}", output)
     assert re.search(rf"throughput ratio [\d.]+ \(interleaved steps; target ≥ 0\.90\): {VERDICT}", output)
+
+
+def test_extraction_benchmark_runs_and_prints_its_verdicts():
+    import importlib.util
+
+    import pytest
+
+    for module in ("open_clip", "laion_clap", "soundfile", "librosa", "bridge_openclip", "bridge_laionclap"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (pip install 'mcr-bridge[clip,clap]')")
+    output = _run(
+        "extraction_throughput.py",
+        *("--images", "6", "--clips", "2", "--clip-seconds", "0.5", "--batch-size", "2", "--workers", "2"),
+        *("--kinds", "threads,processes", "--repeats", "1", "--threads", "1"),
+    )
+    for modality in ("image", "audio"):
+        section = output.split(f"== {modality}:", 1)[1].split("\n== ", 1)[0]
+        for path in ("model on pre-loaded inputs", "decode alone, serial", "decode alone, 2 threads",
+                     "naive loop: decode serially, then encode", "DataLoader loop: 2 worker processes",
+                     "extract, 2 threads (cold cache)", "extract, 2 processes (cold cache)"):
+            assert _number(rf"{re.escape(path)}\s+([\d,.]+) items/s", section) > 0
+        assert len(re.findall(r"same work check \((threads|processes)\): .*: PASS", section)) == 2, section
+        assert re.search(r"extract \(threads\): [\d.]+x the naive loop, [\d.]+x the DataLoader loop, [\d.]+ of the bound", section)
+        assert re.search(rf"{modality} throughput ratio [\d.]+ \(extract with threads .*target ≥ 0\.90\): {VERDICT}", section)
+    assert "6 JPEG files, 640×480" in output and "2 WAV files, 0.5 s mono 16-bit at 44,100 Hz" in output

@@ -137,7 +137,7 @@ def test_encoding_uses_batches_of_the_model_batch_size(tmp_path):
     assert [len(batch) for batch in model.batches] == [4, 4, 2]
 
     files_model = FakeMCR(batch=3)
-    extract(files_model, "vector", vector_files(tmp_path / "v", 7), tmp_path, prepare_workers=2)
+    extract(files_model, "vector", vector_files(tmp_path / "v", 7), tmp_path, workers=2)
     assert [len(batch) for batch in files_model.batches] == [3, 3, 1]
 
 

@@ -1,11 +1,15 @@
 """Feature extraction: items -> MCR embeddings, through the on-disk cache.
 
 :func:`extract` keys every item by its content, encodes only what the cache
-lacks (in batches of ``mcr.batch_size(modality)``, decoding files in a few
-threads while the model encodes), writes the new embeddings as cache parts as
-it goes, and assembles the result from the cache. Memory is bounded by a
-batch and a part, not by the data set; an interrupted run resumes from the
-parts already written.
+lacks (in batches of ``mcr.batch_size(modality)``) while worker threads or
+processes decode the next batches, writes the new embeddings as cache parts
+as it goes, and assembles the result from the cache. Memory is bounded by a
+few batches and a part, not by the data set; an interrupted run resumes from
+the parts already written. A file that cannot be decoded, crashes its worker
+process or takes longer than ``decode_timeout_s`` to decode is one
+unreadable item: an error naming it, or with ``skip_bad_items`` an entry in
+:attr:`Features.skipped`. The embeddings do not depend on the number or kind
+of workers: batches are formed from the items in order, whatever finishes first.
 
 :func:`extract_shard` encodes one rank's share of what is missing, so several
 processes can fill one cache; a later :func:`extract` then encodes nothing.
@@ -17,7 +21,6 @@ import hashlib
 import os
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,13 @@ import numpy as np
 import torch
 
 from bridge.data.cache import DEFAULT_PART_SIZE, EmbeddingStore
-from bridge.data.prepare import Failure, content_keys, item_name, prepared_batches, thread_pool
+from bridge.data.prepare import Failure, content_keys, decoding, item_name, prepared
+from bridge.data.workers import (
+    DEFAULT_DECODE_TIMEOUT_S,
+    Workers,
+    check_worker_settings,
+    default_workers,
+)
 from bridge.errors import BridgeError, ItemError
 from bridge.core.mcr import MCR
 from bridge.progress import Reporter, SilentReporter
@@ -34,7 +43,6 @@ from bridge.data.sources import Item
 
 VIEW_THRESHOLD_BYTES = 256 * 2**20
 """Results larger than this are memory-mapped files under ``<cache_dir>/views``."""
-
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,15 @@ def store_for(mcr: MCR, modality: str, cache_dir: Path) -> EmbeddingStore:
     return EmbeddingStore(Path(cache_dir), mcr.id, mcr.fingerprint, modality, mcr.dim)
 
 
+@dataclass(frozen=True)
+class _Decode:
+    """How items are read and decoded: worker count and kind, time limit per item."""
+
+    workers: int
+    kind: str
+    timeout_s: float | None
+
+
 @dataclass
 class _Plan:
     """What one call must do: per-item keys, hashing failures and the cache misses."""
@@ -94,12 +111,13 @@ def _plan(
     items: Sequence[Item],
     *,
     skip_bad_items: bool,
-    pool: ThreadPoolExecutor | None,
+    decode: _Decode,
     reporter: Reporter,
 ) -> _Plan:
     keys: list[str | None] = []
     failures: dict[int, str] = {}
-    for index, (item, result) in enumerate(zip(items, content_keys(modality, items, pool, reporter))):
+    results = content_keys(modality, items, decode.workers, decode.timeout_s, reporter)
+    for index, (item, result) in enumerate(zip(items, results)):
         if isinstance(result, ItemError):
             if not skip_bad_items:
                 raise ItemError(item_name(modality, item), result.reason) from result
@@ -132,24 +150,30 @@ def _encode_misses(
     rank: int,
     part_size: int,
     skip_bad_items: bool,
-    pool: ThreadPoolExecutor | None,
+    decode: _Decode,
     reporter: Reporter,
     description: str,
 ) -> tuple[int, dict[str, str]]:
-    """Encode ``misses`` batch by batch into ``store``.
+    """Encode ``misses`` batch by batch into ``store``, decoding up to two batches ahead in workers.
 
     Returns:
         How many contents were encoded, and ``{key: reason}`` of those skipped.
     """
     batch_size = max(1, int(mcr.batch_size(modality)))
-    batches = [misses[start : start + batch_size] for start in range(0, len(misses), batch_size)]
+    items = [item for _, item in misses]
     encoded = 0
     failed: dict[str, str] = {}
-    with reporter.task(description, total=len(misses)) as task, store.writer(rank, part_size) as writer:
-        for batch, outcomes in prepared_batches(mcr, modality, batches, pool):
+    with (
+        reporter.task(description, total=len(misses)) as task,
+        store.writer(rank, part_size) as writer,
+        decoding(mcr, modality, items, decode.workers, decode.kind, decode.timeout_s) as pool,
+    ):
+        outcomes = prepared(mcr, modality, items, pool, ahead=_look_ahead(batch_size, pool, decode.workers))
+        for start in range(0, len(misses), batch_size):
             keys: list[str] = []
             inputs: list[Any] = []
-            for (key, item), outcome in zip(batch, outcomes):
+            for key, item in misses[start : start + batch_size]:
+                outcome = next(outcomes)
                 if isinstance(outcome, Failure):
                     if not skip_bad_items:
                         raise ItemError(item_name(modality, item), outcome.reason) from outcome.error
@@ -162,8 +186,15 @@ def _encode_misses(
                     embeddings = mcr.encode(modality, inputs)
                 writer.add(keys, _as_float32(embeddings))
                 encoded += len(keys)
-            task.advance(len(batch))
+            task.advance(len(misses[start : start + batch_size]))
     return encoded, failed
+
+
+def _look_ahead(batch_size: int, pool: Workers | None, workers: int) -> int:
+    """Items decoded ahead of the encoder: the next two batches, and at least two per worker."""
+    if pool is None:
+        return 1
+    return max(2 * batch_size, 2 * workers)
 
 
 def _view_path(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path) -> Path:
@@ -190,10 +221,15 @@ def _assemble(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path, view_
     return view
 
 
-def _check_arguments(mcr: MCR, modality: str, part_size: int) -> None:
+def _check_arguments(
+    mcr: MCR, modality: str, part_size: int, workers: int | None, worker_kind: str, decode_timeout_s: float | None
+) -> _Decode:
     mcr.check_modality(modality)
     if part_size <= 0:
         raise BridgeError(f"part_size must be positive, got {part_size}")
+    count = default_workers() if workers is None else workers
+    check_worker_settings(count, worker_kind, decode_timeout_s)
+    return _Decode(count, worker_kind, decode_timeout_s)
 
 
 def extract(
@@ -206,7 +242,9 @@ def extract(
     reporter: Reporter | None = None,
     description: str | None = None,
     part_size: int = DEFAULT_PART_SIZE,
-    prepare_workers: int = 2,
+    workers: int | None = None,
+    worker_kind: str = "threads",
+    decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
     view_threshold_bytes: int = VIEW_THRESHOLD_BYTES,
 ) -> Features:
     """Embed ``items`` with ``mcr``, encoding only what ``cache_dir`` does not hold yet.
@@ -220,7 +258,15 @@ def extract(
         reporter: progress bars (default: silent).
         description: label of the encoding progress bar.
         part_size: rows per cache part; an interruption loses at most this many.
-        prepare_workers: threads decoding file items ahead of the encoder (0: none).
+        workers: how many workers read and decode file items while the model
+            encodes (default: the usable CPU cores, at most 8; 0: decode in
+            this thread, one item at a time, with no time limit).
+        worker_kind: ``"threads"`` (default) or ``"processes"``. Processes
+            help only when ``mcr.prepare`` holds the GIL; they are forked on
+            Linux (elsewhere ``mcr`` must be picklable), killed when an item
+            overruns the time limit, and contain a decoder crash.
+        decode_timeout_s: seconds one file may take to decode (or to read
+            while hashing) before it counts as unreadable (``None``: no limit).
         view_threshold_bytes: results larger than this are returned as a
             read-only memmap under ``<cache_dir>/views``.
 
@@ -231,26 +277,26 @@ def extract(
     Raises:
         ItemError: an item cannot be read or decoded (names its path) and
             ``skip_bad_items`` is false.
+        BridgeError: bad arguments (``part_size``, ``workers``, ...).
     """
-    _check_arguments(mcr, modality, part_size)
+    decode = _check_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
     reporter = reporter or SilentReporter()
     store = store_for(mcr, modality, cache_dir)
-    with thread_pool(prepare_workers) as pool:
-        plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, pool=pool, reporter=reporter)
-        encoded, failed = 0, {}
-        if plan.misses:
-            encoded, failed = _encode_misses(
-                mcr,
-                modality,
-                store,
-                plan.misses,
-                rank=0,
-                part_size=part_size,
-                skip_bad_items=skip_bad_items,
-                pool=pool,
-                reporter=reporter,
-                description=description or f"encode {modality} with {mcr.id}",
-            )
+    plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
+    encoded, failed = 0, {}
+    if plan.misses:
+        encoded, failed = _encode_misses(
+            mcr,
+            modality,
+            store,
+            plan.misses,
+            rank=0,
+            part_size=part_size,
+            skip_bad_items=skip_bad_items,
+            decode=decode,
+            reporter=reporter,
+            description=description or f"encode {modality} with {mcr.id}",
+        )
     kept: list[int] = []
     skipped: list[SkippedItem] = []
     for index, (item, key) in enumerate(zip(items, plan.keys)):
@@ -290,7 +336,9 @@ def extract_shard(
     reporter: Reporter | None = None,
     description: str | None = None,
     part_size: int = DEFAULT_PART_SIZE,
-    prepare_workers: int = 2,
+    workers: int | None = None,
+    worker_kind: str = "threads",
+    decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
 ) -> int:
     """Encode this rank's share of the uncached ``items`` into ``cache_dir``.
 
@@ -298,7 +346,8 @@ def extract_shard(
     depend on timing or on what other ranks already wrote, so ``world_size``
     processes (or machines sharing ``cache_dir``) running this with ranks
     ``0..world_size-1`` together encode every missing item exactly once.
-    A later :func:`extract` assembles the result without encoding.
+    A later :func:`extract` assembles the result without encoding. The
+    other arguments are :func:`extract`'s.
 
     Returns:
         How many distinct contents this call encoded.
@@ -307,26 +356,25 @@ def extract_shard(
         ItemError: an item of this rank's share cannot be decoded (or any
             item cannot be read) and ``skip_bad_items`` is false.
     """
-    _check_arguments(mcr, modality, part_size)
+    decode = _check_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
     if world_size <= 0 or not 0 <= rank < world_size:
         raise BridgeError(f"rank must be in 0..world_size-1, got rank {rank} of world size {world_size}")
     reporter = reporter or SilentReporter()
     store = store_for(mcr, modality, cache_dir)
-    with thread_pool(prepare_workers) as pool:
-        plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, pool=pool, reporter=reporter)
-        share = [(key, item) for key, item in plan.misses if shard_of(key, world_size) == rank]
-        if not share:
-            return 0
-        encoded, _ = _encode_misses(
-            mcr,
-            modality,
-            store,
-            share,
-            rank=rank,
-            part_size=part_size,
-            skip_bad_items=skip_bad_items,
-            pool=pool,
-            reporter=reporter,
-            description=description or f"encode {modality} with {mcr.id} (rank {rank}/{world_size})",
-        )
+    plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
+    share = [(key, item) for key, item in plan.misses if shard_of(key, world_size) == rank]
+    if not share:
+        return 0
+    encoded, _ = _encode_misses(
+        mcr,
+        modality,
+        store,
+        share,
+        rank=rank,
+        part_size=part_size,
+        skip_bad_items=skip_bad_items,
+        decode=decode,
+        reporter=reporter,
+        description=description or f"encode {modality} with {mcr.id} (rank {rank}/{world_size})",
+    )
     return encoded

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from bridge.data.decoding import DecodingSettings
 from bridge.data.extract import Features, SkippedItem, extract
 from bridge.core.mcr import MCR
 from bridge.progress import Reporter, SilentReporter
@@ -29,12 +30,14 @@ class FeatureProvider:
         mcr_for: member name → loaded MCR.
         context: base folder and cache folder.
         skip_bad_items: skip unreadable items instead of stopping.
+        decoding: how many workers decode files, of which kind, with which time limit.
     """
 
     mcr_for: Callable[[str], MCR]
     context: SourceContext
     skip_bad_items: bool = False
     reporter: Reporter = field(default_factory=SilentReporter)
+    decoding: DecodingSettings = field(default_factory=lambda: DecodingSettings())
     skipped: list[SkippedItem] = field(default_factory=list)
     _items: dict[str, list[Item]] = field(default_factory=dict)
     _features: dict[tuple[str, str, str], Features] = field(default_factory=dict)
@@ -62,6 +65,9 @@ class FeatureProvider:
                 skip_bad_items=self.skip_bad_items,
                 reporter=self.reporter,
                 description=f"encode {modality} ({mcr.id})",
+                workers=self.decoding.workers,
+                worker_kind=self.decoding.worker_kind,
+                decode_timeout_s=self.decoding.decode_timeout_s,
             )
             self.skipped.extend(s for s in features.skipped if s not in self.skipped)
             self._features[cache_key] = features

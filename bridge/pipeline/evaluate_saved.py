@@ -51,7 +51,7 @@ def evaluate_saved(
     else:
         cache_dir = resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None
         context = default_context(base_dir, cache_dir, reporter, registry.source_type)
-        provider = FeatureProvider(space.mcr, context, recipe.data.skip_bad_items, reporter)
+        provider = FeatureProvider(space.mcr, context, recipe.data.skip_bad_items, reporter, recipe.data.decoding)
     systems[trained] = space
     results = evaluate(recipe.evaluation, systems, provider, space)
     geometry = recipe_geometry(recipe, space, provider)

@@ -38,7 +38,7 @@ def evaluate_space(
     recipe, base_dir = load_recipe(recipe_path)
     evaluation = recipe.evaluation.model_copy(update={"baselines": [b for b in recipe.evaluation.baselines if b == "chance"]})
     cache_dir = resolve(recipe.cache_dir, base_dir) if recipe.cache_dir else None
-    provider = FeatureProvider(space.mcr, default_context(base_dir, cache_dir, reporter, registry.source_type), recipe.data.skip_bad_items, reporter)
+    provider = FeatureProvider(space.mcr, default_context(base_dir, cache_dir, reporter, registry.source_type), recipe.data.skip_bad_items, reporter, recipe.data.decoding)
     results = evaluate(evaluation, {space.name: space}, provider, space)
     if save:
         write_metrics(Path(space_dir), {**read_metrics(Path(space_dir)), **results, "trained": space.name,

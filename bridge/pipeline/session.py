@@ -147,5 +147,5 @@ def open_session(recipe: Recipe, base_dir: Path, registry: Registry, reporter: R
     settings = settings_of(recipe, device)
     plan = strategy.plan(list(infos.values()), recipe.overlap, list(recipe.data.memory), settings)
     context = default_context(base_dir, cache_dir, reporter, registry.source_type)
-    provider = FeatureProvider(mcrs.__getitem__, context, recipe.data.skip_bad_items, reporter)
+    provider = FeatureProvider(mcrs.__getitem__, context, recipe.data.skip_bad_items, reporter, recipe.data.decoding)
     return Session(recipe, base_dir, registry, mcrs, records, infos, strategy, plan, provider, reporter, device)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, f
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import UNION_TAG, LaxPath
+from bridge.data.decoding import DecodingSettings
 from bridge.data.sources import SourceSpec
 from bridge.errors import quoted
 from bridge.evaluation.tasks import EvaluationConfig
@@ -70,6 +71,9 @@ class DataConfig(Section):
     )
     skip_bad_items: bool = Field(
         False, description="Skip items that cannot be read or decoded (each one is counted and listed) instead of stopping."
+    )
+    decoding: DecodingSettings = Field(
+        default_factory=DecodingSettings, description="Workers that decode files during extraction, and their time limit."
     )
 
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 from pydantic import ValidationError
-from torch.nn import functional as F
 
+from bridge.core.joint import JointEmbedding
 from bridge.core.linear_map import fit_linear_map, linear_projector
 from bridge.core.mcr import MCR, Modality
 from bridge.core.projector import Projector
@@ -65,7 +65,7 @@ class SpaceSpec:
     overlap: str | None = None
 
 
-class Space:
+class Space(JointEmbedding):
     """Bridges composed into one space; embeds like a :class:`~bridge.core.space.Bridge`.
 
     Build one with :func:`compose` or :meth:`Space.load`.
@@ -171,28 +171,6 @@ class Space:
         route = self._route(member)
         return self.bridges[route.bridge].encode(route.member, modality, items, batch_size)
 
-    def embed(self, modality: Modality, items: Sequence[Any], via: str | None = None) -> torch.Tensor:
-        """Raw items → ``(N, dim)``; a modality several members encode is averaged over them unless ``via``."""
-        members = self._choose(modality, via)
-        return _mean_direction([self.project(m, self.encode(m, modality, list(items))) for m in members])
-
-    def embed_features(self, modality: Modality, features: dict[str, torch.Tensor], via: str | None = None) -> torch.Tensor:
-        """Like :meth:`embed` from precomputed MCR features ``{member: (N, D_member)}`` → ``(N, dim)``."""
-        members = self._choose(modality, via)
-        missing = [member for member in members if member not in features]
-        if missing:
-            raise BridgeError(f"features of {quoted(modality)} through member {quoted(missing[0])} are needed")
-        return _mean_direction([self.project(m, features[m]) for m in members])
-
-    def _choose(self, modality: Modality, via: str | None) -> list[str]:
-        members = self.members_for(modality)
-        if via is None:
-            return members
-        if via not in members:
-            raise BridgeError(f"{quoted(modality)} cannot be embedded via {quoted(via)}; it is encoded by {', '.join(members)}")
-        return [via]
-
-    similarity = staticmethod(Bridge.similarity)
 
     # ----- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path, copy: bool = False) -> Path:
@@ -361,9 +339,3 @@ def _fit_link(name: str, link: LinkRecord, bridges: dict[str, Bridge], anchors: 
     source = child.project(member, features)
     target = parent.project(_member_of(parent, link.through), features)
     return linear_projector(*fit_linear_map(source, target, "least_squares"))
-
-
-def _mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
-    if len(embeddings) == 1:
-        return embeddings[0]
-    return F.normalize(torch.stack(embeddings).mean(dim=0), dim=-1)

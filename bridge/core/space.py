@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from bridge.core.joint import JointEmbedding
 from bridge.core.artifact import SPEC_FILE, WEIGHTS_FILE, SpaceSpec, read_spec, write_directory
 from bridge.core.mcr import MCR, Modality
 from bridge.core.projector import Projector
@@ -25,7 +26,7 @@ MCRLoader = Callable[[str, dict[str, Any], str], MCR]
 """``(plugin name, options, where) -> MCR``: how a member's MCR is loaded (``Registry.load_mcr``)."""
 
 
-class Bridge:
+class Bridge(JointEmbedding):
     """Members (MCRs) and their projectors into one joint space of dimension ``spec.dim``.
 
     Args:
@@ -137,43 +138,6 @@ class Bridge:
             return torch.empty(0, mcr.dim)
         return torch.cat(batches)
 
-    def embed(self, modality: Modality, items: Sequence[Any], via: str | None = None) -> torch.Tensor:
-        """Embed raw items (file paths, texts, arrays) into the joint space.
-
-        Args:
-            modality: e.g. ``"audio"``.
-            items: ``N`` things the MCR's ``prepare`` accepts.
-            via: for a modality several members encode (the overlap): one member's name, or
-                ``None`` for the normalised mean over all of them.
-
-        Returns:
-            ``(N, dim)`` float32, rows L2-normalised.
-        """
-        members = self._choose_members(modality, via)
-        projected = [self.project(member, self.encode(member, modality, list(items))) for member in members]
-        return _mean_direction(projected)
-
-    def embed_features(self, modality: Modality, features: dict[str, torch.Tensor], via: str | None = None) -> torch.Tensor:
-        """Like :meth:`embed` from precomputed MCR features ``{member: (N, D_member)}`` → ``(N, dim)``."""
-        members = self._choose_members(modality, via)
-        missing = [member for member in members if member not in features]
-        if missing:
-            raise BridgeError(f"features of {quoted(modality)} through member {quoted(missing[0])} are needed")
-        return _mean_direction([self.project(member, features[member]) for member in members])
-
-    def _choose_members(self, modality: Modality, via: str | None) -> list[str]:
-        members = self.members_for(modality)
-        if via is None:
-            return members
-        if via not in members:
-            raise BridgeError(f"{quoted(modality)} cannot be embedded via {quoted(via)}; it is encoded by {', '.join(members)}")
-        return [via]
-
-    @staticmethod
-    def similarity(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        """Cosine similarities ``(N_left, N_right)`` of joint-space embeddings ``(N_left, d)``, ``(N_right, d)``."""
-        return F.normalize(left, dim=-1) @ F.normalize(right, dim=-1).T
-
     # ----- persistence -----------------------------------------------------------------------
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every projector tensor as ``<member>.<parameter>`` (CPU, contiguous)."""
@@ -260,9 +224,3 @@ def _unit_rows(features: torch.Tensor) -> torch.Tensor:
     if features.shape[0] and bool(((norms - 1).abs() <= 1e-5).all()):
         return features
     return F.normalize(features, dim=-1)
-
-
-def _mean_direction(embeddings: list[torch.Tensor]) -> torch.Tensor:
-    if len(embeddings) == 1:
-        return embeddings[0]
-    return F.normalize(torch.stack(embeddings).mean(dim=0), dim=-1)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import format_error
-from bridge.core.yaml_io import read_yaml, shown
+from bridge.core.yaml_io import require_writable_parent, read_yaml, shown
 from bridge.errors import BridgeError, quoted
 
 FORMAT_VERSION = 2
@@ -168,13 +168,7 @@ def check_output_dir(directory: Path, what: str = "output") -> None:
                 raise BridgeError(f"{where}: exists and is not a folder")
             if any(directory.iterdir()) and not (directory / SPEC_FILE).exists():
                 raise BridgeError(f"{where}: folder exists, is not empty and is not a bridge; choose another path")
-        parent = directory.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise BridgeError(f"{where}: {shown(parent)} is a file, not a folder")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise BridgeError(f"{where}: {shown(parent)} is not writable")
+        require_writable_parent(directory, where)
         if directory.exists() and not os.access(directory.parent, os.W_OK | os.X_OK):
             raise BridgeError(f"{where}: {shown(directory.parent)} is not writable")
     except OSError as error:

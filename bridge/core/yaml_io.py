@@ -33,6 +33,20 @@ def shown(path: object) -> str:
     return shorten(str(path), PATH_ECHO)
 
 
+def require_writable_parent(path: Path, where: str) -> None:
+    """Raise a one-line error (prefixed ``where``) unless the nearest existing folder above ``path`` is a writable folder.
+
+    Called before expensive work for outputs and caches: a path under a file, or in a read-only place, fails in seconds.
+    """
+    parent = Path(path).parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BridgeError(f"{where}: {shown(parent)} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BridgeError(f"{where}: {shown(parent)} is not writable")
+
+
 def require_path(path: Path, what: str) -> bool:
     """Raise a one-line error unless ``path`` exists (naming a broken link or a link loop as such); returns whether it is a folder."""
     try:

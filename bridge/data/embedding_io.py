@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bridge.core.yaml_io import read_text_file, shown
+from bridge.core.yaml_io import require_writable_parent, read_text_file, shown
 from bridge.errors import BridgeError
 
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
@@ -36,13 +36,7 @@ def check_embedding_output(path: Path) -> None:
             raise BridgeError(f"{where}: is a folder; give a file name ending in .npy or .safetensors")
         if path.suffix not in OUTPUT_SUFFIXES:
             raise BridgeError(f"{where}: the output must end in .npy or .safetensors")
-        parent = path.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise BridgeError(f"{where}: {shown(parent)} is a file, not a folder")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise BridgeError(f"{where}: {shown(parent)} is not writable")
+        require_writable_parent(path, where)
     except OSError as error:  # a name too long, a symlink loop
         raise BridgeError(f"{where}: {error.strerror or type(error).__name__}") from error
 

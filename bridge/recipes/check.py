@@ -11,7 +11,6 @@ reference row needs, prompts a model cannot take (through
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 from bridge.core.artifact import check_output_dir
 from bridge.core.registry import Registry
 from bridge.core.validation import validate_options
-from bridge.core.yaml_io import require_path, shown
+from bridge.core.yaml_io import require_writable_parent, require_path, shown
 from bridge.data.sources import FolderSource, Item, LinesSource, ManifestSource, PluginSource, SourceContext, read_items, resolve
 from bridge.errors import BridgeError, ItemError, MissingInputs, quoted, shorten
 from bridge.recipes.io import load_recipe
@@ -220,13 +219,7 @@ def _strategy(recipe: Recipe, registry: Registry) -> None:
 
 def _check_cache_dir(path: Path) -> None:
     try:
-        probe = path
-        while not probe.exists():
-            probe = probe.parent
-        if not probe.is_dir():
-            raise BridgeError(f"cache_dir {shown(path)}: {shown(probe)} is a file, not a folder")
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise BridgeError(f"cache_dir {shown(path)}: {shown(probe)} is not writable")
+        require_writable_parent(path / "entry", f"cache_dir {shown(path)}")  # the cache folder itself, or what would hold it
     except OSError as error:  # a name too long, a symlink loop
         raise BridgeError(f"cache_dir {shown(path)}: {error.strerror or type(error).__name__}") from None
 

@@ -80,9 +80,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_builtin_commands() -> None:
-    from bridge.cli import commands_compare, commands_import, commands_info, commands_run, commands_search
+    from bridge.cli import commands_compare, commands_extract, commands_import, commands_info, commands_run, commands_search
 
-    for command in (*commands_run.COMMANDS, *commands_compare.COMMANDS, *commands_info.COMMANDS, *commands_search.COMMANDS, *commands_import.COMMANDS):
+    for command in (*commands_run.COMMANDS, *commands_compare.COMMANDS, *commands_info.COMMANDS, *commands_search.COMMANDS, *commands_import.COMMANDS, *commands_extract.COMMANDS):
         cli.add_command(command)
 
 

@@ -1,0 +1,115 @@
+"""`bridge extract`: one process, two processes under torchrun (gloo on CPU), the same cache contents; bad launches."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RECIPE = """\
+name: tiny
+strategy: connect
+members:
+  pixel: {plugin: synthworld-pixel}
+  wave: {plugin: synthworld-wave}
+overlap: text
+data:
+  overlap: {plugin: synthworld, options: {split: overlap, modality: "text:neutral", count: 200}}
+  memory:
+    image: {plugin: synthworld, options: {split: image_memory, modality: image, count: 100}}
+    audio: {plugin: synthworld, options: {split: audio_memory, modality: audio, count: 100}}
+evaluation:
+  retrieval:
+    - name: audio-image
+      query_modality: audio
+      query: {plugin: synthworld, options: {split: eval, modality: audio, count: 64}}
+      target_modality: image
+      target: {plugin: synthworld, options: {split: eval, modality: image, count: 64}}
+      relevance: label
+  zeroshot:
+    - name: audio classes
+      modality: audio
+      items: {plugin: synthworld, options: {split: eval, modality: audio, count: 64}}
+      prompts: ["{}"]
+  baselines: [chance]
+output: out
+"""
+
+
+def bridge(*args, env=None, launcher=()):
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        if env is None or name not in env:
+            environment.pop(name, None)
+    return subprocess.run([sys.executable, *launcher, "-m", "bridge", *args], capture_output=True, text=True, env=environment, timeout=600)
+
+
+def cache_contents(cache: Path) -> dict[tuple[str, str], bytes]:
+    """Every cached embedding as ``{(store folder, content key): float32 bytes}``, whatever parts hold it."""
+    contents = {}
+    for keys_file in sorted(cache.glob("*/*/*/part-*.keys")):
+        store = str(keys_file.parent.relative_to(cache))
+        vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
+        keys = keys_file.read_text(encoding="ascii").split()
+        assert len(keys) == len(vectors)
+        for key, vector in zip(keys, vectors):
+            contents.setdefault((store, key), vector.tobytes())
+    return contents
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("extract")
+    recipe = root / "recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    single = bridge("extract", str(recipe), "--cache-dir", str(root / "one"))
+    torchrun = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
+    double = bridge("extract", str(recipe), "--cache-dir", str(root / "two"), launcher=torchrun)
+    return root, recipe, single, double
+
+
+def test_one_process_encodes_every_source_of_the_recipe(runs):
+    _, _, single, _ = runs
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert "data.memory.image (image) through pixel: 100 items, 100 encoded, 0 cached" in single.stdout
+    assert "data.memory.audio (audio) through wave: 100 items, 100 encoded, 0 cached" in single.stdout
+    assert "evaluation.retrieval[0].query (audio) through wave: 64 items, 64 encoded" in single.stdout
+    assert "prompts (text) through pixel" in single.stdout  # the zero-shot class prompts are encoded too
+
+
+def test_two_processes_under_torchrun_fill_the_same_cache(runs):
+    root, _, single, double = runs
+    assert double.returncode == 0, double.stderr.replace("━", "")[:6000]
+    assert "by 2 processes" in double.stdout
+    assert double.stdout.count("encoded ") == single.stdout.count("encoded ")  # rank 1 reports nothing
+    one, two = cache_contents(root / "one"), cache_contents(root / "two")
+    assert len(one) > 500
+    assert one.keys() == two.keys()
+    assert all(one[key] == two[key] for key in one)
+    ranks = {path.name.split("-")[1] for path in (root / "two").glob("*/*/*/part-*.keys")}
+    assert ranks == {"0", "1"}  # both ranks wrote their own parts
+
+
+def test_a_rerun_finds_everything_cached(runs):
+    root, recipe, _, double = runs
+    again = bridge("extract", str(recipe), "--cache-dir", str(root / "two"))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "encoded 0 new contents" in again.stdout
+    assert "data.memory.image (image) through pixel: 100 items, 0 encoded, 100 cached" in again.stdout
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"RANK": "x", "WORLD_SIZE": "2"}, "environment variable RANK='x': expected a non-negative integer"),
+    ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK must be in 0..WORLD_SIZE-1, got RANK=2 with WORLD_SIZE=2"),
+    ({"RANK": "0", "WORLD_SIZE": "0"}, "WORLD_SIZE=0: expected at least 1"),
+    ({"RANK": "0", "WORLD_SIZE": "2"}, "cannot join the other ranks"),
+])
+def test_a_broken_launch_is_one_line(runs, env, expected):
+    root, recipe, _, _ = runs
+    result = bridge("extract", str(recipe), "--cache-dir", str(root / "broken"), env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and expected in lines[-1], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

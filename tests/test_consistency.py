@@ -82,3 +82,25 @@ def test_memory_rows_are_normalised_whatever_the_mcr_returned():
     torch.testing.assert_close(dense_memory_aggregate(queries, memory * scales, 0.05), unit, atol=1e-5, rtol=1e-5)
     as_array = memory_aggregate(queries.numpy(), (memory * scales).numpy(), 0.05, chunk_size=64)
     torch.testing.assert_close(as_array, unit, atol=1e-5, rtol=1e-5)
+
+
+def test_npy_files_are_read_chunk_by_chunk_not_mapped(tmp_path, monkeypatch):
+    """Queries and memory given as np.load(..., mmap_mode="r") are read with pread: same result, no page of the mapping touched."""
+    from bridge.methods import consistency
+
+    generator = torch.Generator().manual_seed(3)
+    queries, memory = torch.randn(70, 12, generator=generator), torch.randn(130, 12, generator=generator)
+    np.save(tmp_path / "q.npy", queries.numpy().astype(np.float16))
+    np.save(tmp_path / "m.npy", memory.numpy())
+    mapped_q = np.load(tmp_path / "q.npy", mmap_mode="r")
+    mapped_m = np.load(tmp_path / "m.npy", mmap_mode="r")
+    reads = []
+    original = consistency._read_file_rows
+    monkeypatch.setattr(consistency, "_read_file_rows", lambda array, start, stop: reads.append(stop - start) or original(array, start, stop))
+    result = memory_aggregate(mapped_q, mapped_m, 0.1, chunk_size=32, query_chunk_size=16)
+    expected = dense_memory_aggregate(torch.from_numpy(queries.numpy().astype(np.float16).astype(np.float32)), memory, 0.1)
+    torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
+    assert max(reads) == 32 and len(reads) == 5 + 5 * 5  # 5 query chunks, each reading the 5 memory chunks
+    assert not consistency._is_file_mapping(mapped_m[10:20])  # a slice of a mapping is read through the mapping
+    torch.testing.assert_close(memory_aggregate(mapped_q, mapped_m[10:100], 0.1, chunk_size=32),
+                               dense_memory_aggregate(expected.new_tensor(mapped_q.astype(np.float32)), memory[10:100], 0.1), atol=1e-5, rtol=1e-5)

@@ -14,16 +14,51 @@ chunk does not grow with M.
 
 from __future__ import annotations
 
+import mmap
+import os
+
 import numpy as np
 import torch
 
 from bridge.progress import Reporter, SilentReporter
 
 
+def _is_file_mapping(array: object) -> bool:
+    """Whether ``array`` is a whole C-ordered ``np.memmap`` of a file (``np.load(..., mmap_mode="r")``, a cache gather)."""
+    return (
+        isinstance(array, np.memmap)
+        and isinstance(array.base, mmap.mmap)
+        and bool(array.filename)
+        and array.flags.c_contiguous
+    )
+
+
+def _read_file_rows(array: np.memmap, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a file-backed memmap read with ``pread``, as ``(stop - start, D)`` of its dtype.
+
+    Reading the file instead of touching the mapping keeps its pages out of
+    this process's resident memory (they stay in the kernel's page cache), so
+    inputs far larger than RAM cost one chunk each.
+    """
+    row_bytes = array.strides[0]
+    rows = np.empty((stop - start, *array.shape[1:]), dtype=array.dtype)
+    view = memoryview(rows.reshape(-1).view(np.uint8))
+    with open(array.filename, "rb", buffering=0) as handle:
+        done, offset = 0, array.offset + start * row_bytes
+        while done < len(view):
+            read = os.preadv(handle.fileno(), [view[done:]], offset + done)
+            if read == 0:
+                raise ValueError(f"{array.filename}: the file ends before row {stop}")
+            done += read
+    return rows
+
+
 def _rows(array: np.ndarray | torch.Tensor, start: int, stop: int, device: torch.device) -> torch.Tensor:
-    """Rows ``start:stop`` as a float32 tensor on ``device`` (memmaps are read chunk by chunk)."""
+    """Rows ``start:stop`` as a float32 tensor on ``device`` (file-backed memmaps are read, not mapped)."""
     if isinstance(array, torch.Tensor):
         return array[start:stop].to(device=device, dtype=torch.float32)
+    if _is_file_mapping(array):
+        return torch.from_numpy(_read_file_rows(array, start, stop).astype(np.float32, copy=False)).to(device)
     return torch.from_numpy(np.array(array[start:stop], dtype=np.float32)).to(device)  # a copy: memmaps are read-only
 
 
@@ -47,6 +82,8 @@ def memory_aggregate(
     Args:
         queries: ``(N, D)`` query embeddings (array, memmap or tensor).
         memory: ``(M, D)`` memory embeddings; each chunk is L2-normalised as it is read.
+            A file-backed memmap (``np.load(path, mmap_mode="r")``) of either is read
+            chunk by chunk from the file and never mapped whole into memory.
         temperature: softmax temperature tau.
         chunk_size: memory rows per chunk (working memory ~ query_chunk_size × chunk_size floats).
         query_chunk_size: query rows processed together.

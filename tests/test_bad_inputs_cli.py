@@ -116,6 +116,20 @@ def test_a_symlink_loop_inside_a_folder_source_is_skipped(tmp_path):
     assert [item.id for item in items] == ["a", "sub/b"]
 
 
+def test_two_files_with_one_id_in_a_folder_source(tmp_path):
+    from bridge.data.sources import FolderSource, SourceContext, read_items
+    from bridge.errors import BridgeError
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("dog.jpg", "dog.png", "sub/dog.jpg"):
+        (folder / name).write_bytes(b"x")
+    with pytest.raises(BridgeError, match=r"'dog.jpg' and 'dog.png' have the same id 'dog'"):
+        read_items(FolderSource(folder=folder, glob="**/*"), SourceContext(base_dir=tmp_path, cache_dir=tmp_path))
+    items = read_items(FolderSource(folder=folder, glob="**/*.jpg"), SourceContext(base_dir=tmp_path, cache_dir=tmp_path))
+    assert [item.id for item in items] == ["dog", "sub/dog"]
+
+
 def test_a_folder_source_that_is_a_symlink_loop_is_not_called_missing(world):
     loop = world.parent / "loop-clips"
     if not loop.is_symlink():

@@ -238,15 +238,15 @@ def _folder(spec: FolderSource, base_dir: Path) -> list[Item]:
         raise BridgeError(f"{shown(folder)}: cannot list {quoted(spec.glob)} ({shorten(str(getattr(error, 'strerror', None) or error), 120)})") from error
     if not files:
         raise BridgeError(f"{shown(folder)}: no files match {quoted(spec.glob)}")
-    return [
-        Item(
-            id=str(p.relative_to(folder).with_suffix("")),
-            value=str(p),
-            is_file=True,
-            label=p.parent.name if spec.label_from_parent else None,
-        )
-        for p in files
-    ]
+    items, first_file = [], {}
+    for path in files:
+        item_id = str(path.relative_to(folder).with_suffix(""))
+        if item_id in first_file:  # dog.jpg and dog.png: one id, two contents
+            raise BridgeError(f"{shown(folder)}: {quoted(first_file[item_id].name)} and {quoted(path.name)} have the same id "
+                              f"{quoted(item_id)} (ids are paths without the extension); rename one or narrow the glob")
+        first_file[item_id] = path
+        items.append(Item(id=item_id, value=str(path), is_file=True, label=path.parent.name if spec.label_from_parent else None))
+    return items
 
 
 def _is_file(path: Path) -> bool:

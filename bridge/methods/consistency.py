@@ -23,17 +23,21 @@ import torch
 from bridge.progress import Reporter, SilentReporter
 
 
-def _is_file_mapping(array: object) -> bool:
-    """Whether ``array`` is a whole C-ordered ``np.memmap`` of a file (``np.load(..., mmap_mode="r")``, a cache gather)."""
-    return (
-        isinstance(array, np.memmap)
-        and isinstance(array.base, mmap.mmap)
-        and bool(array.filename)
-        and array.flags.c_contiguous
-    )
+def _file_offset(array: object) -> int | None:
+    """Byte offset in its file of the first row of ``array`` when it is a C-ordered ``np.memmap`` (or a row slice
+    of one: ``np.load(..., mmap_mode="r")``, a cache gather) whose rows can be read from the file; else None."""
+    if not isinstance(array, np.memmap) or not array.filename or not array.flags.c_contiguous:
+        return None
+    mapping = array.base
+    while isinstance(mapping, np.ndarray):
+        mapping = mapping.base
+    if not isinstance(mapping, mmap.mmap):
+        return None
+    mapped_from = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY  # where np.memmap starts its mapping
+    return mapped_from + (array.ctypes.data - np.frombuffer(mapping, dtype=np.uint8).ctypes.data)
 
 
-def _read_file_rows(array: np.memmap, start: int, stop: int) -> np.ndarray:
+def _read_file_rows(array: np.memmap, first_byte: int, start: int, stop: int) -> np.ndarray:
     """Rows ``start:stop`` of a file-backed memmap read with ``pread``, as ``(stop - start, D)`` of its dtype.
 
     Reading the file instead of touching the mapping keeps its pages out of
@@ -44,7 +48,7 @@ def _read_file_rows(array: np.memmap, start: int, stop: int) -> np.ndarray:
     rows = np.empty((stop - start, *array.shape[1:]), dtype=array.dtype)
     view = memoryview(rows.reshape(-1).view(np.uint8))
     with open(array.filename, "rb", buffering=0) as handle:
-        done, offset = 0, array.offset + start * row_bytes
+        done, offset = 0, first_byte + start * row_bytes
         while done < len(view):
             read = os.preadv(handle.fileno(), [view[done:]], offset + done)
             if read == 0:
@@ -57,8 +61,9 @@ def _rows(array: np.ndarray | torch.Tensor, start: int, stop: int, device: torch
     """Rows ``start:stop`` as a float32 tensor on ``device`` (file-backed memmaps are read, not mapped)."""
     if isinstance(array, torch.Tensor):
         return array[start:stop].to(device=device, dtype=torch.float32)
-    if _is_file_mapping(array):
-        return torch.from_numpy(_read_file_rows(array, start, stop).astype(np.float32, copy=False)).to(device)
+    first_byte = _file_offset(array)
+    if first_byte is not None:
+        return torch.from_numpy(_read_file_rows(array, first_byte, start, stop).astype(np.float32, copy=False)).to(device)
     return torch.from_numpy(np.array(array[start:stop], dtype=np.float32)).to(device)  # a copy: memmaps are read-only
 
 
@@ -82,7 +87,7 @@ def memory_aggregate(
     Args:
         queries: ``(N, D)`` query embeddings (array, memmap or tensor).
         memory: ``(M, D)`` memory embeddings; each chunk is L2-normalised as it is read.
-            A file-backed memmap (``np.load(path, mmap_mode="r")``) of either is read
+            A file-backed memmap (``np.load(path, mmap_mode="r")``, or a row slice of one) is read
             chunk by chunk from the file and never mapped whole into memory.
         temperature: softmax temperature tau.
         chunk_size: memory rows per chunk (working memory ~ query_chunk_size × chunk_size floats).

@@ -8,6 +8,10 @@ to a hidden temporary name and renamed into place, so an interrupted run
 never leaves a half file under a real name; files already in place are kept.
 A ``world.json`` beside the splits records the generator version, and a
 cache written by another version is refused rather than mixed.
+
+Beside the files of each split and modality, a sidecar ``manifest.jsonl``
+(:mod:`bridge_synthworld.manifest`) records each file's objects: bounding boxes
+in pixels (images) or time spans in seconds (clips), for localisation tasks.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from PIL import Image
 
 from bridge import BridgeError, Item, ItemError
 from bridge.progress import Reporter
+from bridge_synthworld.manifest import write_manifest
 from bridge_synthworld.world import AUDIO_SECONDS, CAPTION_STYLES, IMAGE_SIZE, SAMPLE_RATE, SPLITS, Scene, World
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+"""2: multi-object scenes (counts, near/far), absolute loudness, sidecar manifests."""
 DEFAULT_CONCEPTS = 48
 MODALITIES = ("image", "audio", "text", *(f"text:{style}" for style in CAPTION_STYLES))
 
@@ -231,6 +237,7 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
                if path.name not in sizes or not _is_complete(path, sizes[path.name], modality)]
     if missing:
         _write_missing(world, missing, modality, split, progress)
+    write_manifest(world, scenes, modality, folder)
     return [Item(id=s.id, value=str(p), is_file=True, label=names[s.main]) for s, p in zip(scenes, paths)]
 
 

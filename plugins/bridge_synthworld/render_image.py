@@ -1,11 +1,15 @@
-"""Procedural 64x64 RGB images of a scene: a main object, maybe a smaller
-distractor, on a cluttered background.
+"""Procedural 64x64 RGB images of a scene: one to four drawn instances of
+up to three objects on a cluttered background.
 
 A concept looks like its :class:`VisualSignature` (shape, colour family,
-pattern, size range); each scene draws a random position, scale, rotation,
-shade of the colour and pattern phase, and a random background (a tinted
-gradient, smooth blotches, thin lines, pixel noise). Everything is
-vectorised numpy over pixel grids, cropped to each object's bounding box.
+pattern, size range); a near object is drawn large, a far one small (about
+0.45 of the size), and objects other than the main one a little smaller than
+it. Each instance draws a random position (spread apart), scale, rotation,
+shade of the colour and pattern phase; the background is a tinted gradient,
+smooth blotches, thin lines and pixel noise. Far instances are drawn first
+and the main object last, so it is never hidden. Everything is vectorised
+numpy over pixel grids, cropped to each instance's bounding box
+(:meth:`PlacedObject.box`, the box the sidecar manifest records).
 """
 
 from __future__ import annotations
@@ -17,21 +21,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bridge_synthworld.scenes import SceneObject
+
 IMAGE_SIZE = 64
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "crescent")
 COLOUR_FAMILIES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
 TEXTURES = ("plain", "striped", "dotted", "checkered", "ringed", "shaded", "speckled", "outlined")
 SIZES = ("small", "medium", "large")
-SIZE_WORDS = ("tiny", "small", "large")  # what a caption may call a drawn object's size
+NEAR_SIZE_WORDS = ("large", "big")  # what a caption may call a near (large) object
+FAR_SIZE_WORDS = ("small", "tiny")  # what a caption may call a far (small) object
+SIZE_WORDS = (*NEAR_SIZE_WORDS, *FAR_SIZE_WORDS)
 
 _HUE_DEGREES = {"red": 0, "orange": 28, "yellow": 55, "green": 120, "cyan": 180, "blue": 228, "purple": 275,
                 "pink": 320}
 _HUE_JITTER_DEGREES = 7.0
-_RADIUS_PX = {"small": (8.0, 11.0), "medium": (11.0, 14.5), "large": (14.5, 19.0)}
-_TINY_BELOW_PX = 7.5
-_SMALL_BELOW_PX = 11.0
-_LARGE_ABOVE_PX = 14.5
+_RADIUS_PX = {"small": (10.5, 12.5), "medium": (12.5, 14.5), "large": (14.5, 17.0)}  # near, main object
+_FAR_SCALE = 0.45  # a far object's radius over a near one's
+_OTHER_SCALE = 0.8  # a non-main object's radius over the main one's at the same distance
+_MIN_RADIUS_PX = 3.5
+_PLACEMENT_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class PlacedObject:
         angle: rotation in radians.
         rgb: main colour, each channel in [0, 1].
         phase: offset of the pattern, in [0, 1).
+        near: whether the object is near (drawn large).
+        main: whether it is an instance of the scene's main object.
     """
 
     concept: int
@@ -74,16 +85,19 @@ class PlacedObject:
     angle: float
     rgb: tuple[float, float, float]
     phase: float
+    near: bool = True
+    main: bool = False
 
-    def size_word(self) -> str | None:
-        """"tiny" / "small" / "large" for a visibly tiny / small / large object, else None."""
-        if self.radius < _TINY_BELOW_PX:
-            return "tiny"
-        if self.radius < _SMALL_BELOW_PX:
-            return "small"
-        if self.radius > _LARGE_ABOVE_PX:
-            return "large"
-        return None
+    def box(self) -> tuple[int, int, int, int]:
+        """Pixel bounding box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of the drawn shape, clipped to the image.
+
+        Every shape lies within ``radius`` of its centre (the star and
+        crescent reach it, the others stay inside), so the box is the
+        centre +- radius, rounded outwards.
+        """
+        cx, cy = self.centre
+        return (max(0, int(math.floor(cx - self.radius))), max(0, int(math.floor(cy - self.radius))),
+                min(IMAGE_SIZE, int(math.ceil(cx + self.radius))), min(IMAGE_SIZE, int(math.ceil(cy + self.radius))))
 
 
 @dataclass(frozen=True)
@@ -91,12 +105,10 @@ class ImageLayout:
     """Where and how a scene's objects are drawn (everything random about the image but the background).
 
     Attributes:
-        main: the main object.
-        distractor: the smaller distractor object, if any.
+        objects: every drawn instance, in drawing order (far ones first, the main object last).
     """
 
-    main: PlacedObject
-    distractor: PlacedObject | None
+    objects: tuple[PlacedObject, ...]
 
 
 def _between(rng: np.random.Generator, low: float, high: float) -> float:
@@ -104,20 +116,18 @@ def _between(rng: np.random.Generator, low: float, high: float) -> float:
     return low + (high - low) * rng.random()
 
 
-def sample_layout(seed: int, main: int, distractor: int | None,
-                  signatures: Sequence[VisualSignature]) -> ImageLayout:
-    """The layout of a scene's image, from its seed (cheap; no pixels)."""
-    return _draw_layout(np.random.default_rng([seed, 1]), main, distractor, signatures)
+def sample_layout(seed: int, objects: Sequence[SceneObject], signatures: Sequence[VisualSignature]) -> ImageLayout:
+    """The layout of a scene's image, from its seed and objects (cheap; no pixels)."""
+    return _draw_layout(np.random.default_rng([seed, 1]), objects, signatures)
 
 
-def render_scene(seed: int, main: int, distractor: int | None, signatures: Sequence[VisualSignature]) -> np.ndarray:
+def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence[VisualSignature]) -> np.ndarray:
     """A scene's image: uint8 ``(64, 64, 3)``; its layout is :func:`sample_layout`'s."""
     rng = np.random.default_rng([seed, 1])
-    layout = _draw_layout(rng, main, distractor, signatures)
+    layout = _draw_layout(rng, objects, signatures)
     canvas = _background(rng)
-    for placed in (layout.distractor, layout.main):
-        if placed is not None:
-            _draw_object(canvas, placed, signatures[placed.concept])
+    for placed in layout.objects:
+        _draw_object(canvas, placed, signatures[placed.concept])
     contrast, brightness, grain = rng.random(3)
     noise = rng.random(canvas.shape, dtype=np.float32)  # uniform pixel noise, std = amplitude / sqrt(12)
     noise -= np.float32(0.5)
@@ -129,31 +139,39 @@ def render_scene(seed: int, main: int, distractor: int | None, signatures: Seque
     return np.clip(canvas, 0, 255, out=canvas).astype(np.uint8)
 
 
-def _draw_layout(rng: np.random.Generator, main: int, distractor: int | None,
+def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],
                  signatures: Sequence[VisualSignature]) -> ImageLayout:
-    main_radius = _between(rng, *_RADIUS_PX[signatures[main].size])
-    margin = 0.8 * main_radius
-    main_centre = (_between(rng, margin, IMAGE_SIZE - margin), _between(rng, margin, IMAGE_SIZE - margin))
-    main_object = _placed(rng, main, signatures[main], main_centre, main_radius)
-    other = None
-    if distractor is not None:
-        own_radius = _between(rng, *_RADIUS_PX[signatures[distractor].size])
-        radius = min(max(0.6 * own_radius, 5.0), 0.75 * main_radius)
-        candidates = radius + (IMAGE_SIZE - 2 * radius) * rng.random((6, 2))
-        offsets = candidates - np.asarray(main_centre)
-        farthest = int(np.argmax((offsets * offsets).sum(axis=1)))
-        centre = (float(candidates[farthest, 0]), float(candidates[farthest, 1]))
-        other = _placed(rng, distractor, signatures[distractor], centre, radius)
-    return ImageLayout(main=main_object, distractor=other)
+    """Radii by distance, centres spread apart (each the farthest of a few candidates from those placed)."""
+    instances = []
+    for index, obj in enumerate(objects):
+        for _ in range(obj.count):
+            radius = _between(rng, *_RADIUS_PX[signatures[obj.concept].size])
+            radius *= (1.0 if obj.near else _FAR_SCALE) * (1.0 if index == 0 else _OTHER_SCALE)
+            instances.append((obj, index == 0, max(radius, _MIN_RADIUS_PX)))
+    placed: list[PlacedObject] = []
+    centres = np.zeros((0, 2))
+    radii = np.zeros(0)
+    for obj, is_main, radius in instances:
+        margin = 0.8 * radius
+        candidates = margin + (IMAGE_SIZE - 2 * margin) * rng.random((_PLACEMENT_CANDIDATES if len(placed) else 1, 2))
+        if len(placed):
+            gaps = np.sqrt(((candidates[:, None, :] - centres[None]) ** 2).sum(-1)) - radii[None] - radius
+            candidates = candidates[[int(np.argmax(gaps.min(axis=1)))]]
+        centre = (float(candidates[0, 0]), float(candidates[0, 1]))
+        placed.append(_placed(rng, obj.concept, signatures[obj.concept], centre, radius, obj.near, is_main))
+        centres = np.vstack([centres, candidates[:1]])
+        radii = np.append(radii, radius)
+    order = sorted(range(len(placed)), key=lambda i: (placed[i].main, placed[i].near, placed[i].radius))
+    return ImageLayout(objects=tuple(placed[i] for i in order))
 
 
 def _placed(rng: np.random.Generator, concept: int, signature: VisualSignature, centre: tuple[float, float],
-            radius: float) -> PlacedObject:
+            radius: float, near: bool, main: bool) -> PlacedObject:
     hue_jitter, saturation, value, angle, phase = rng.random(5)
     hue = (_HUE_DEGREES[signature.colour] + _HUE_JITTER_DEGREES * (2 * hue_jitter - 1)) / 360.0
     rgb = colorsys.hsv_to_rgb(hue % 1.0, 0.65 + 0.35 * saturation, 0.7 + 0.3 * value)
     return PlacedObject(concept=concept, centre=centre, radius=radius, angle=float(2 * np.pi * angle),
-                        rgb=(float(rgb[0]), float(rgb[1]), float(rgb[2])), phase=float(phase))
+                        rgb=(float(rgb[0]), float(rgb[1]), float(rgb[2])), phase=float(phase), near=near, main=main)
 
 
 # --- background ---------------------------------------------------------------

@@ -15,9 +15,18 @@ from pydantic import ValidationError
 from bridge.errors import BridgeError, ItemError
 from bridge.progress import SilentReporter
 from bridge.data.sources import SourceContext
-from bridge_synthworld.captions import AUDIO_WORDS, LEXICON, NEUTRAL_FUNCTION_WORDS, VISION_WORDS, words_of
+from bridge_synthworld.captions import (
+    AUDIO_WORDS,
+    LEXICON,
+    NEUTRAL_FUNCTION_WORDS,
+    VISION_FAR,
+    VISION_NEAR,
+    VISION_WORDS,
+    plural,
+    words_of,
+)
 from bridge_synthworld.files import materialize, partial_path, read_png, read_wav, write_png, write_wav
-from bridge_synthworld.render_image import COLOUR_FAMILIES, SIZE_WORDS, TEXTURES
+from bridge_synthworld.render_image import COLOUR_FAMILIES, TEXTURES
 from bridge_synthworld.source import SOURCE_TYPE, Split, SynthworldSourceOptions, synthworld_items
 from bridge_synthworld.world import SPLITS, World
 
@@ -89,9 +98,14 @@ def test_scenes_are_prefix_stable_balanced_and_splits_disjoint(world):
     assert world.scenes("eval", 3 * n + 7) == scenes
     assert sorted(s.main for s in scenes[:n]) == list(range(n))
     assert len({s.id for s in scenes}) == len(scenes)
-    with_distractor = [s for s in scenes if s.distractor is not None]
-    assert 0.15 < len(with_distractor) / len(scenes) < 0.45
-    assert all(s.distractor != s.main for s in with_distractor)
+    sizes = np.bincount([len(s.objects) for s in scenes], minlength=4)[1:] / len(scenes)
+    assert all(0.15 < share < 0.5 for share in sizes), "scenes should hold 1, 2 and 3 objects"
+    assert all(len(set(s.concepts)) == len(s.concepts) and s.concepts[0] == s.main for s in scenes)
+    assert all(1 <= s.instances <= 4 and all(o.count in (1, 2) for o in s.objects) for s in scenes)
+    assert 0.05 < np.mean([o.count == 2 for s in scenes for o in s.objects]) < 0.35
+    assert 0.1 < np.mean([not s.objects[0].near for s in scenes]) < 0.35
+    assert all(not o.near for s in scenes if not s.objects[0].near for o in s.objects), "far main, near other"
+    assert all(not LEXICON[o.concept].mass for s in scenes for o in s.objects if o.count == 2)
     seeds = {split: {s.seed for s in world.scenes(split, 300)} for split in SPLITS}
     for a, b in itertools.combinations(SPLITS, 2):
         assert not seeds[a] & seeds[b], f"splits {a} and {b} share scene seeds"
@@ -135,13 +149,13 @@ def test_generated_files_decode_to_the_rendered_arrays(tmp_path, world):
         rendered = world.render_audio(scene)
         assert rendered.dtype == np.float32 and np.abs(rendered).max() <= 1.0
         assert np.abs(clip - rendered).max() <= 1 / 32768
-        assert np.abs(clip).max() > 0.2, "a clip is nearly silent"
+        assert np.abs(clip).max() > (0.2 if scene.objects[0].near else 0.03), "a clip is nearly silent"
 
 
 def test_images_show_a_saturated_object_on_a_muted_background(world):
     """The main object's colour family is the dominant saturated hue (protects the visual signal)."""
     hits = 0
-    scenes = [s for s in world.scenes("eval", 96) if s.distractor is None]
+    scenes = [s for s in world.scenes("eval", 96) if len(s.objects) == 1 and s.objects[0].count == 1]
     for scene in scenes:
         pixels = world.render_image(scene).astype(np.float32) / 255
         saturation = pixels.max(-1) - pixels.min(-1)
@@ -239,7 +253,8 @@ def test_captions_name_the_scene_in_three_styles(tmp_path, world):
     assert materialize(world, "overlap", count, "text", tmp_path) == by_style["neutral"]
     vocabulary = set(world.vocabulary())
     all_synonym_words = {w for c in world.concepts for s in c.synonyms for w in words_of(s)}
-    vision_marks = VISION_WORDS | set(COLOUR_FAMILIES) | set(TEXTURES) | set(SIZE_WORDS)
+    plurals = {w for c in world.concepts for s in c.synonyms for w in words_of(plural(s))}
+    vision_marks = VISION_WORDS | set(COLOUR_FAMILIES) | set(TEXTURES) | set(VISION_NEAR) | set(VISION_FAR)
     audio_marks = AUDIO_WORDS | {entry.gerund for entry in LEXICON}
     for index, scene in enumerate(scenes):
         for style, items in by_style.items():
@@ -247,11 +262,15 @@ def test_captions_name_the_scene_in_three_styles(tmp_path, world):
             assert item.id == scene.id and not item.is_file and item.label == world.concepts[scene.main].name
             words = words_of(item.value)
             assert set(words) <= vocabulary, f"{item.value!r} uses words outside the vocabulary"
-            for concept in filter(lambda c: c is not None, (scene.main, scene.distractor)):
-                named = [s for s in world.concepts[concept].synonyms if f" {s} " in f" {' '.join(words)} "]
-                assert named, f"{style} caption {item.value!r} does not name concept {concept}"
+            for obj in scene.objects:
+                nouns = world.concepts[obj.concept].synonyms
+                if obj.count == 2:
+                    assert "two" in words, item.value
+                    nouns = tuple(plural(noun) for noun in nouns)
+                named = [s for s in nouns if f" {s} " in f" {' '.join(words)} "]
+                assert named, f"{style} caption {item.value!r} does not name {obj}"
         neutral = set(words_of(by_style["neutral"][index].value))
-        assert neutral <= all_synonym_words | NEUTRAL_FUNCTION_WORDS
+        assert neutral <= all_synonym_words | plurals | NEUTRAL_FUNCTION_WORDS
         assert not neutral & (vision_marks | audio_marks)
         assert set(words_of(by_style["audio"][index].value)) & audio_marks
     assert sum(bool(set(words_of(i.value)) & vision_marks) for i in by_style["vision"]) > 0.8 * count
@@ -334,3 +353,100 @@ def test_concepts_are_learnable_from_raw_features(world):
           f"chance {chance:.3f}")
     assert image_accuracy > 3 * chance
     assert audio_accuracy > 3 * chance
+
+
+# --- multi-object scenes, their captions and the sidecar manifests ------------------------------
+
+
+def test_multi_object_scenes_render_deterministically(world):
+    scenes = [s for s in world.scenes("paired", 60) if len(s.objects) == 3 or s.instances >= 3][:4]
+    assert len(scenes) == 4
+    again = World(seed=0)
+    for scene in scenes:
+        assert np.array_equal(world.render_image(scene), again.render_image(scene))
+        assert np.array_equal(world.render_audio(scene), again.render_audio(scene))
+        assert len(world.image_layout(scene).objects) == scene.instances
+        assert len(world.audio_layout(scene).events) == scene.instances
+
+
+def test_near_is_large_and_loud_far_is_small_and_quiet(world):
+    scenes = world.scenes("eval", 300)
+    near_radii, far_radii, near_levels, far_levels = [], [], [], []
+    for scene in scenes:
+        for placed in world.image_layout(scene).objects:
+            (near_radii if placed.near else far_radii).append(placed.radius)
+        for event in world.audio_layout(scene).events:
+            (near_levels if event.near else far_levels).append(event.level)
+        main_radius = max(p.radius for p in world.image_layout(scene).objects if p.main)
+        assert all(p.radius <= main_radius for p in world.image_layout(scene).objects), scene
+        main_level = max(e.level for e in world.audio_layout(scene).events if e.main)
+        assert all(e.level <= main_level for e in world.audio_layout(scene).events), scene
+    assert min(near_radii) > max(far_radii)
+    assert min(near_levels) > 2 * max(far_levels)
+    single = [s for s in scenes if len(s.objects) == 1 and s.objects[0].count == 1]
+    loudness = {near: np.mean([np.sqrt(np.mean(world.render_audio(s) ** 2)) for s in single if s.objects[0].near == near])
+                for near in (True, False)}
+    assert loudness[True] > 2.5 * loudness[False], "a lone far source should sound quieter than a lone near one"
+
+
+def test_captions_mention_counts_and_distance_in_each_style(world):
+    scenes = world.scenes("overlap", 300)
+    styles = {"vision": (set(VISION_NEAR), set(VISION_FAR)), "audio": ({"loudly", "loud"},
+              {"faintly", "quietly", "distance", "faint"}), "neutral": ({"close"}, {"far", "distant"})}
+    for style, (near_words, far_words) in styles.items():
+        said_near = said_far = said_two = 0
+        for scene in scenes:
+            words = set(words_of(world.caption(scene, style)))
+            assert len(words_of(world.caption(scene, style))) <= 16
+            has_near = any(o.near for o in scene.objects)
+            has_far = any(not o.near for o in scene.objects)
+            said_near += bool(words & near_words)
+            said_far += bool(words & far_words)
+            assert not (words & near_words) or has_near, (style, world.caption(scene, style), scene.objects)
+            assert not (words & far_words) or has_far, (style, world.caption(scene, style), scene.objects)
+            if any(o.count == 2 for o in scene.objects):
+                assert "two" in words, (style, world.caption(scene, style))
+                said_two += 1
+        assert said_near > 0.4 * len(scenes) and said_far > 0.15 * len(scenes), style
+        assert said_two > 10
+
+
+def test_manifests_record_boxes_and_spans_consistent_with_the_files(tmp_path, world):
+    from bridge_synthworld.manifest import MANIFEST_NAME, read_manifest
+
+    count = 40
+    images = materialize(world, "eval", count, "image", tmp_path)
+    clips = materialize(world, "eval", count, "audio", tmp_path)
+    image_entries = read_manifest(Path(images[0].value).parent / MANIFEST_NAME)
+    audio_entries = read_manifest(Path(clips[0].value).parent / MANIFEST_NAME)
+    assert [e["id"] for e in image_entries] == [e["id"] for e in audio_entries] == [i.id for i in images]
+    for item, clip, image_entry, audio_entry, scene in zip(images, clips, image_entries, audio_entries,
+                                                            world.scenes("eval", count)):
+        assert Path(item.value).name == image_entry["file"] and Path(clip.value).name == audio_entry["file"]
+        assert image_entry["main"] == audio_entry["main"] == item.label
+        assert len(image_entry["objects"]) == len(audio_entry["objects"]) == scene.instances
+        assert sorted(o["concept"] for o in image_entry["objects"]) == sorted(o["concept"] for o in audio_entry["objects"])
+        pixels = read_png(Path(item.value)).astype(np.float32)
+        background = np.ones((64, 64), dtype=bool)
+        for obj in image_entry["objects"]:
+            x0, y0, x1, y1 = obj["box"]
+            assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+            background[y0:y1, x0:x1] = False
+        border = np.median(pixels[background], axis=0)
+        main_box = [o["box"] for o in image_entry["objects"] if o["main"]][-1]
+        x0, y0, x1, y1 = main_box
+        region = pixels[y0:y1, x0:x1]
+        assert np.abs(region - border).sum(-1).max() > 60, f"{item.id}: the main box looks like the background"
+        audio = read_wav(Path(clip.value))
+        for obj in audio_entry["objects"]:
+            start, end = obj["span"]
+            assert 0 <= start < end <= 1.0
+        silent = np.ones(16000, dtype=bool)
+        for obj in audio_entry["objects"]:
+            silent[int(obj["span"][0] * 16000):int(np.ceil(obj["span"][1] * 16000))] = False
+        inside = audio[~silent]
+        outside = audio[silent]
+        if len(outside) > 1600 and scene.objects[0].near:  # only background noise outside the spans
+            assert np.sqrt(np.mean(inside ** 2)) > 2 * np.sqrt(np.mean(outside ** 2)), clip.id
+    fewer = materialize(world, "eval", 5, "image", tmp_path)
+    assert len(read_manifest(Path(fewer[0].value).parent / MANIFEST_NAME)) == count, "a longer manifest is kept"

@@ -261,7 +261,7 @@ def _audio(objects: Sequence[Describable], lexicon: Sequence[LexiconEntry], rng:
            terse: bool = False) -> str:
     main = objects[0]
     entry = lexicon[main.concept]
-    template = _pick(rng, _AUDIO_TEMPLATES[1:] if terse else _AUDIO_TEMPLATES)
+    template = _AUDIO_TEMPLATES[1] if terse else _pick(rng, _AUDIO_TEMPLATES)
     adjectives = [] if terse else _some(rng, main.adjectives_audio, 0.35)
     subject = _noun_phrase(main, lexicon, rng)
     if template == "the {sound} of {main}":
@@ -276,7 +276,8 @@ def _audio(objects: Sequence[Describable], lexicon: Sequence[LexiconEntry], rng:
         phrase = _noun_phrase(other, lexicon, rng)
         gerund = other_entry.gerund + _loudness(other, rng, terse)
         if index == 0:
-            text = _pick(rng, _AUDIO_OTHERS).format(scene=text, other=phrase, gerund=gerund)
+            joint = _AUDIO_OTHERS[0] if terse else _pick(rng, _AUDIO_OTHERS)
+            text = joint.format(scene=text, other=phrase, gerund=gerund)
         else:
             text = f"{text} and {phrase} {gerund}"
     return text
@@ -296,7 +297,7 @@ def _neutral(objects: Sequence[Describable], lexicon: Sequence[LexiconEntry], rn
         phrases.append(phrase)
     if len(objects) == 1:
         entry = lexicon[objects[0].concept]
-        bare = phrases[0] if entry.mass else phrases[0].partition(" ")[2]
+        bare = phrases[0] if entry.mass or objects[0].count > 1 else phrases[0].partition(" ")[2]
         return _pick(rng, _NEUTRAL_TEMPLATES).format(main=phrases[0], bare=bare)
     return _join(rng, phrases[0], phrases[1:], _NEUTRAL_OTHERS)
 

@@ -57,7 +57,13 @@ def partial_path(path: Path) -> Path:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = partial_path(path)
-    temporary.write_bytes(data)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # cheaper than an io object
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view):]
+    finally:
+        os.close(descriptor)
     os.replace(temporary, path)
 
 

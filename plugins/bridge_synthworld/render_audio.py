@@ -5,7 +5,7 @@ A concept sounds like its :class:`AcousticSignature` (pitch band, harmonic
 profile, rhythm or modulation, envelope, noise colour); each event draws a
 random pitch within the band, onset, duration, modulation rate and phase.
 Loudness is absolute, not normalised per clip: a near source is loud (the
-main one loudest), a far one 10-16 dB quieter, the background noise at a
+main one loudest), a far one 11-17 dB quieter, the background noise at a
 random level below the loud reference, and the clip's overall gain varies
 only +-2 dB, so loud/quiet is audible without a second source to compare
 with. An object that appears twice sounds as two separate events. Synthesis
@@ -64,9 +64,7 @@ _PARTIALS = {  # harmonic amplitudes 1..16 of each harmonic timbre (dyad is buil
     "buzzy": np.ones(len(_HARMONICS)),
     "dyad": np.select([_HARMONICS == 2, _HARMONICS == 3, _HARMONICS == 4, _HARMONICS == 6], [1.0, 0.8, 0.25, 0.2]),
 }
-_OCTAVES = 8  # hold lengths 1..128 samples (16000 is divisible by 2**7)
-_HOLD_MAX = 2 ** (_OCTAVES - 1)
-_OCTAVE_WEIGHTS = {"white": (1.0,), "pink": (1.0,) * _OCTAVES, "brown": tuple(2 ** (o / 2) for o in range(_OCTAVES))}
+_NOISE_HOLDS = {"white": (1,), "pink": (1, 4, 16, 64), "brown": (1,)}  # sample-and-hold layers (brown: a walk)
 _METALLIC_RATIOS = np.array([1.0, 2.76, 5.40, 8.93])
 _METALLIC_AMPLITUDES = np.array([1.0, 0.7, 0.5, 0.3])
 
@@ -179,18 +177,23 @@ def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence
 REFERENCE_RMS = 0.12
 """RMS of a near main source in a clip of gain 1."""
 _MAX_PEAK = 0.98
-_OTHER_NEAR_DB = (2.0, 5.0)  # a near non-main source, below the main one
-_FAR_DB = (10.0, 16.0)  # a far source, below the loud reference
+_OTHER_NEAR_DB = (1.5, 4.0)  # a near non-main source, below the main one
+_FAR_DB = (11.0, 17.0)  # a far source, below the loud reference
 
 
 def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],
                  signatures: Sequence[AcousticSignature]) -> AudioLayout:
     events = []
+    main_level = 1.0
     for index, obj in enumerate(objects):
         if obj.near:
             level = 1.0 if index == 0 else 10 ** (-_between(rng, *_OTHER_NEAR_DB) / 20)
         else:
-            level = 10 ** (-_between(rng, *_FAR_DB) / 20) * (1.0 if index == 0 else 10 ** (-3 / 20))
+            level = 10 ** (-_between(rng, *_FAR_DB) / 20)
+        if index == 0:
+            main_level = level
+        else:  # the main source stays the loudest
+            level = min(level, main_level * 10 ** (-_OTHER_NEAR_DB[0] / 20))
         if obj.count == 1:
             timing = [(_between(rng, 0.0, 0.2), _between(rng, 0.55, 0.8)) if index == 0
                       else (_between(rng, 0.0, 0.5), _between(rng, 0.3, 0.5))]
@@ -324,34 +327,37 @@ def _envelope(kind: str, onset: float, duration: float, time: np.ndarray) -> np.
 
 
 def coloured_noise(colour: str, rng: np.random.Generator, length: int = N_SAMPLES) -> np.ndarray:
-    """Unit-RMS noise float32 ``(length,)``: "white", "pink" or "brown".
+    """Unit-RMS, zero-mean noise float32 ``(length,)``: "white", "pink" or "brown".
 
-    Pink and brown noise stack octaves of sample-and-hold noise (held for
-    1, 2, 4, ... 128 samples), with equal weights (about 1/f) or weights
-    growing as the square root of the hold length (about 1/f^2).
+    White noise is uniform; pink noise stacks four layers of sample-and-hold
+    noise (held for 1, 4, 16 and 64 samples) with equal weights (about 1/f);
+    brown noise is a random walk (the running sum of white noise, about 1/f^2).
     """
-    if colour not in _OCTAVE_WEIGHTS:
+    if colour not in _NOISE_HOLDS:
         raise ValueError(f"unknown noise colour {colour!r}")
-    weights = _OCTAVE_WEIGHTS[colour]
-    padded = -(-length // _HOLD_MAX) * _HOLD_MAX
-    sizes = [padded >> octave for octave in range(len(weights))]
-    samples = _uniform(rng, sum(sizes))
-    noise = samples[:padded] * np.float32(weights[0])
-    offset = padded
-    for octave in range(1, len(weights)):
-        held = samples[offset:offset + sizes[octave]]
-        offset += sizes[octave]
-        noise.reshape(-1, 2**octave)[:] += held[:, None] * np.float32(weights[octave])
-    noise = noise[:length]
+    if colour == "brown":
+        noise = np.cumsum(_uniform(rng, length), dtype=np.float32)
+    else:
+        holds = _NOISE_HOLDS[colour]
+        padded = -(-length // holds[-1]) * holds[-1]
+        sizes = [padded // hold for hold in holds]
+        samples = _uniform(rng, sum(sizes))
+        noise = samples[:padded]
+        offset = padded
+        for hold, size in zip(holds[1:], sizes[1:]):
+            noise.reshape(-1, hold)[:] += samples[offset:offset + size, None]
+            offset += size
+        noise = noise[:length]
+    noise -= np.float32(noise.mean())
     noise *= np.float32(1.0 / _rms(noise))
     return noise
 
 
-def _uniform(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
-    """Zero-mean uniform float32 samples in [-1, 1) (cheaper than Gaussian ones)."""
-    samples = rng.random(shape, dtype=np.float32)
-    samples *= np.float32(2.0)
-    samples -= np.float32(1.0)
+def _uniform(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Zero-mean uniform float32 samples in [-1, 1), on a grid of 256 levels (random bytes are cheap)."""
+    samples = np.frombuffer(rng.bytes(size), dtype=np.int8).astype(np.float32)
+    samples *= np.float32(1 / 128)
+    samples += np.float32(1 / 256)
     return samples
 
 

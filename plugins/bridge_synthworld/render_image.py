@@ -29,9 +29,6 @@ SHAPES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "c
 COLOUR_FAMILIES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
 TEXTURES = ("plain", "striped", "dotted", "checkered", "ringed", "shaded", "speckled", "outlined")
 SIZES = ("small", "medium", "large")
-NEAR_SIZE_WORDS = ("large", "big")  # what a caption may call a near (large) object
-FAR_SIZE_WORDS = ("small", "tiny")  # what a caption may call a far (small) object
-SIZE_WORDS = (*NEAR_SIZE_WORDS, *FAR_SIZE_WORDS)
 
 _HUE_DEGREES = {"red": 0, "orange": 28, "yellow": 55, "green": 120, "cyan": 180, "blue": 228, "purple": 275,
                 "pink": 320}
@@ -129,9 +126,8 @@ def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence
     for placed in layout.objects:
         _draw_object(canvas, placed, signatures[placed.concept])
     contrast, brightness, grain = rng.random(3)
-    noise = rng.random(canvas.shape, dtype=np.float32)  # uniform pixel noise, std = amplitude / sqrt(12)
-    noise -= np.float32(0.5)
-    noise *= np.float32(0.035 + 0.065 * grain)
+    noise = np.frombuffer(rng.bytes(canvas.size), dtype=np.int8).reshape(canvas.shape).astype(np.float32)
+    noise *= np.float32((0.035 + 0.065 * grain) / 256)  # uniform pixel noise, std = amplitude / sqrt(12)
     canvas += noise
     canvas -= np.float32(0.5)
     canvas *= np.float32((0.85 + 0.25 * contrast) * 255.0)
@@ -143,24 +139,28 @@ def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],
                  signatures: Sequence[VisualSignature]) -> ImageLayout:
     """Radii by distance, centres spread apart (each the farthest of a few candidates from those placed)."""
     instances = []
+    main_radius = math.inf
     for index, obj in enumerate(objects):
         for _ in range(obj.count):
             radius = _between(rng, *_RADIUS_PX[signatures[obj.concept].size])
             radius *= (1.0 if obj.near else _FAR_SCALE) * (1.0 if index == 0 else _OTHER_SCALE)
+            if index == 0:
+                main_radius = min(main_radius, radius)
+            else:  # the main object stays the largest
+                radius = min(radius, _OTHER_SCALE * main_radius)
             instances.append((obj, index == 0, max(radius, _MIN_RADIUS_PX)))
     placed: list[PlacedObject] = []
-    centres = np.zeros((0, 2))
-    radii = np.zeros(0)
     for obj, is_main, radius in instances:
         margin = 0.8 * radius
-        candidates = margin + (IMAGE_SIZE - 2 * margin) * rng.random((_PLACEMENT_CANDIDATES if len(placed) else 1, 2))
-        if len(placed):
-            gaps = np.sqrt(((candidates[:, None, :] - centres[None]) ** 2).sum(-1)) - radii[None] - radius
-            candidates = candidates[[int(np.argmax(gaps.min(axis=1)))]]
-        centre = (float(candidates[0, 0]), float(candidates[0, 1]))
+        span = IMAGE_SIZE - 2 * margin
+        candidates = (margin + span * rng.random((_PLACEMENT_CANDIDATES if placed else 1, 2))).tolist()
+        best, centre = -math.inf, (0.0, 0.0)
+        for x, y in candidates:
+            gap = min((math.hypot(x - p.centre[0], y - p.centre[1]) - p.radius - radius for p in placed),
+                      default=0.0)
+            if gap > best:
+                best, centre = gap, (x, y)
         placed.append(_placed(rng, obj.concept, signatures[obj.concept], centre, radius, obj.near, is_main))
-        centres = np.vstack([centres, candidates[:1]])
-        radii = np.append(radii, radius)
     order = sorted(range(len(placed)), key=lambda i: (placed[i].main, placed[i].near, placed[i].radius))
     return ImageLayout(objects=tuple(placed[i] for i in order))
 
@@ -224,8 +224,12 @@ def _draw_lines(canvas: np.ndarray, rng: np.random.Generator, base: np.ndarray, 
     off_x, off_y = px - along * dx, py - along * dy
     alpha = np.clip(width + np.float32(1.0) - np.sqrt(off_x * off_x + off_y * off_y), 0.0, 1.0)
     alpha *= opacity * np.float32(0.5) + np.float32(0.4)
-    for line_alpha, colour in zip(alpha, colours.astype(np.float32)):
-        canvas += line_alpha[..., None] * (colour - canvas)
+    # Blend all lines at once: where they cross, their colours mix in proportion to their opacity.
+    cover = alpha.sum(axis=0)  # (64, 64)
+    scale = np.float32(1.0) / np.maximum(cover, np.float32(1.0))
+    mixed = (alpha.reshape(count, -1).T @ colours.astype(np.float32)).reshape(IMAGE_SIZE, IMAGE_SIZE, 3)
+    canvas *= (np.float32(1.0) - cover * scale)[..., None]
+    canvas += mixed * scale[..., None]
 
 
 # --- objects ------------------------------------------------------------------

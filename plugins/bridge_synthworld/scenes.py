@@ -99,9 +99,8 @@ def draw_objects(rng: np.random.Generator, mains: np.ndarray, countable: np.ndar
         nears = [bool(main_near[row]), *(bool(x) for x in other_near[row])]
         objects, instances = [], 0
         for slot, concept in enumerate(concepts):
-            count = 2 if pairs[row, slot] and countable[concept] else 1
-            if instances + count > MAX_INSTANCES:
-                count = 1
+            room = MAX_INSTANCES - instances - (len(concepts) - slot - 1)  # keep one for each later object
+            count = 2 if pairs[row, slot] and countable[concept] and room >= 2 else 1
             instances += count
             objects.append(SceneObject(concept=concept, count=count, near=nears[slot]))
         block.append(tuple(objects))

@@ -107,4 +107,9 @@ def test_manifests_record_boxes_and_spans_consistent_with_the_files(tmp_path, wo
         if len(outside) > 1600 and scene.objects[0].near:  # only background noise outside the spans
             assert np.sqrt(np.mean(inside ** 2)) > 2 * np.sqrt(np.mean(outside ** 2)), clip.id
     fewer = materialize(world, "eval", 5, "image", tmp_path)
-    assert len(read_manifest(Path(fewer[0].value).parent / MANIFEST_NAME)) == count, "a longer manifest is kept"
+    manifest = Path(fewer[0].value).parent / MANIFEST_NAME
+    assert len(read_manifest(manifest)) == count, "a longer manifest is kept"
+    written = manifest.read_bytes()  # from the layouts the renderer used
+    manifest.unlink()
+    materialize(world, "eval", count, "image", tmp_path)  # no file to write: layouts drawn again
+    assert manifest.read_bytes() == written

@@ -241,24 +241,28 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
     sizes = _existing_sizes(folder)
     missing = [(scene, path) for scene, path in zip(scenes, paths)
                if path.name not in sizes or not _is_complete(path, sizes[path.name], modality)]
-    if missing:
-        _write_missing(world, missing, modality, split, progress)
-    write_manifest(world, scenes, modality, folder)
+    layouts = _write_missing(world, missing, modality, split, progress) if missing else {}
+    write_manifest(world, scenes, modality, folder, layouts)
     return [Item(id=s.id, value=str(p), is_file=True, label=names[s.main]) for s, p in zip(scenes, paths)]
 
 
 def _write_missing(world: World, missing: list[tuple[Scene, Path]], modality: str, split: str,
-                   progress: Reporter | None) -> None:
+                   progress: Reporter | None) -> dict:
+    """Render and write the missing files; returns scene id -> layout of each (for the manifest)."""
+    layouts = {}
+
     def write_all(advance) -> None:
         for scene, path in missing:
+            media, layouts[scene.id] = world.render_with_layout(scene, modality)
             if modality == "image":
-                write_png(path, world.render_image(scene))
+                write_png(path, media)
             else:
-                write_wav(path, world.render_audio(scene))
+                write_wav(path, media)
             advance()
 
     if progress is None:
         write_all(lambda: None)
-        return
+        return layouts
     with progress.task(f"synthworld {split} {modality}", total=len(missing)) as task:
         write_all(task.advance)
+    return layouts

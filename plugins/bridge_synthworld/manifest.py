@@ -34,23 +34,31 @@ from bridge_synthworld.scenes import Scene
 MANIFEST_NAME = "manifest.jsonl"
 
 
-def image_record(world, scene: Scene) -> dict:
-    """The manifest entry of a scene's image: every drawn instance's concept and pixel box."""
+def image_record(world, scene: Scene, layout=None) -> dict:
+    """The manifest entry of a scene's image: every drawn instance's concept and pixel box.
+
+    ``layout``: the scene's ``ImageLayout`` when the caller has it (else it is drawn again).
+    """
     names = world.names
+    layout = layout or world.image_layout(scene)
     objects = [{"concept": names[p.concept], "concept_index": p.concept, "near": p.near, "main": p.main,
-                "box": list(p.box())} for p in world.image_layout(scene).objects]
+                "box": list(p.box())} for p in layout.objects]
     return {"id": scene.id, "file": f"{scene.id}.png", "main": names[scene.main], "objects": objects}
 
 
-def audio_record(world, scene: Scene) -> dict:
-    """The manifest entry of a scene's clip: every sound event's concept and time span (seconds)."""
+def audio_record(world, scene: Scene, layout=None) -> dict:
+    """The manifest entry of a scene's clip: every sound event's concept and time span (seconds).
+
+    ``layout``: the scene's ``AudioLayout`` when the caller has it (else it is drawn again).
+    """
     names = world.names
+    layout = layout or world.audio_layout(scene)
     objects = [{"concept": names[e.concept], "concept_index": e.concept, "near": e.near, "main": e.main,
-                "span": [round(value, 5) for value in e.span()]} for e in world.audio_layout(scene).events]
+                "span": [round(value, 5) for value in e.span()]} for e in layout.events]
     return {"id": scene.id, "file": f"{scene.id}.wav", "main": names[scene.main], "objects": objects}
 
 
-def write_manifest(world, scenes: Sequence[Scene], modality: str, folder: Path) -> Path:
+def write_manifest(world, scenes: Sequence[Scene], modality: str, folder: Path, layouts: dict | None = None) -> Path:
     """Write ``folder/manifest.jsonl`` for ``scenes`` unless one at least as long is there.
 
     Args:
@@ -58,6 +66,7 @@ def write_manifest(world, scenes: Sequence[Scene], modality: str, folder: Path) 
         scenes: the split's first ``len(scenes)`` scenes.
         modality: "image" or "audio".
         folder: the split's folder of that modality.
+        layouts: scene id -> layout, for scenes just rendered (the others' are drawn again).
 
     Returns:
         The manifest's path.
@@ -68,7 +77,9 @@ def write_manifest(world, scenes: Sequence[Scene], modality: str, folder: Path) 
             if sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) >= len(scenes):
                 return path
     record = image_record if modality == "image" else audio_record
-    text = "".join(json.dumps(record(world, scene), separators=(", ", ": ")) + "\n" for scene in scenes)
+    layouts = layouts or {}
+    text = "".join(json.dumps(record(world, scene, layouts.get(scene.id)), separators=(", ", ": ")) + "\n"
+                   for scene in scenes)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

@@ -160,6 +160,12 @@ def sample_layout(seed: int, objects: Sequence[SceneObject], signatures: Sequenc
 
 def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence[AcousticSignature]) -> np.ndarray:
     """A scene's clip: float32 ``(16000,)`` in [-1, 1]; its layout is :func:`sample_layout`'s."""
+    return render_scene_with_layout(seed, objects, signatures)[0]
+
+
+def render_scene_with_layout(seed: int, objects: Sequence[SceneObject],
+                             signatures: Sequence[AcousticSignature]) -> tuple[np.ndarray, AudioLayout]:
+    """A scene's clip, float32 ``(16000,)`` in [-1, 1], and the layout it was synthesised from."""
     rng = np.random.default_rng([seed, 2])
     layout = _draw_layout(rng, objects, signatures)
     mix = coloured_noise(layout.background, rng)
@@ -171,7 +177,7 @@ def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence
     peak = float(np.max(np.abs(mix)))
     if peak > _MAX_PEAK:
         mix *= np.float32(_MAX_PEAK / peak)
-    return mix
+    return mix, layout
 
 
 REFERENCE_RMS = 0.12

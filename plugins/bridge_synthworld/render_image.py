@@ -120,6 +120,12 @@ def sample_layout(seed: int, objects: Sequence[SceneObject], signatures: Sequenc
 
 def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence[VisualSignature]) -> np.ndarray:
     """A scene's image: uint8 ``(64, 64, 3)``; its layout is :func:`sample_layout`'s."""
+    return render_scene_with_layout(seed, objects, signatures)[0]
+
+
+def render_scene_with_layout(seed: int, objects: Sequence[SceneObject],
+                             signatures: Sequence[VisualSignature]) -> tuple[np.ndarray, ImageLayout]:
+    """A scene's image, uint8 ``(64, 64, 3)``, and the layout it was drawn from."""
     rng = np.random.default_rng([seed, 1])
     layout = _draw_layout(rng, objects, signatures)
     canvas = _background(rng)
@@ -132,7 +138,7 @@ def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence
     canvas -= np.float32(0.5)
     canvas *= np.float32((0.85 + 0.25 * contrast) * 255.0)
     canvas += np.float32((0.45 + 0.1 * brightness) * 255.0 + 0.5)
-    return np.clip(canvas, 0, 255, out=canvas).astype(np.uint8)
+    return np.clip(canvas, 0, 255, out=canvas).astype(np.uint8), layout
 
 
 def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],

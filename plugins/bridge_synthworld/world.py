@@ -169,6 +169,12 @@ class World:
         """The scene's clip: float32 ``(16000,)`` in [-1, 1] (1 s at 16 kHz)."""
         return render_audio.render_scene(scene.seed, scene.objects, self._acoustics)
 
+    def render_with_layout(self, scene: Scene, modality: str) -> tuple[np.ndarray, ImageLayout | AudioLayout]:
+        """The scene's image or clip (``modality`` "image" / "audio") and its layout, drawn once."""
+        if modality == "image":
+            return render_image.render_scene_with_layout(scene.seed, scene.objects, self._visuals)
+        return render_audio.render_scene_with_layout(scene.seed, scene.objects, self._acoustics)
+
     def caption(self, scene: Scene, style: str) -> str:
         """A caption of the scene in ``style`` ("vision", "audio" or "neutral"); deterministic per (scene, style)."""
         if style not in CAPTION_STYLES:

@@ -98,3 +98,9 @@ def test_extraction_scaling_benchmark_runs_and_compares_the_caches():
         assert _number(rf"{re.escape(label)}: [\d.]+ s in rank 0 \(([\d,]+) items/s\)", output) > 0
     assert re.search(rf"2 processes / 1 process: [\d.]+x in rank 0's time, [\d.]+x in wall time \(target >= 1\.7\): {VERDICT}", output)
     assert re.search(r"cache contents identical \([\d,]+ embeddings, .*\): PASS", output), output
+
+
+def test_world_generation_benchmark_runs_and_prints_its_verdicts():
+    output = _run("world_generation.py", "--count", "20")
+    for modality in ("image", "audio"):
+        assert re.search(rf"{modality}: \d+ items/s per core with files .* target 1000: {VERDICT}", output), output

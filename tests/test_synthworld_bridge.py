@@ -27,7 +27,7 @@ def result(tmp_path_factory):
         "data.memory.image.options.count": 1200,
         "data.memory.audio.options.count": 1200,
         "training.epochs": 12,
-        "evaluation.baselines": ["chance", "untrained", "oracle"],
+        "evaluation.baselines": ["chance", "untrained", "text_pivot", "oracle"],
         "evaluation.paired.image.options.count": 1200,
         "evaluation.paired.audio.options.count": 1200,
         "evaluation.zeroshot": [],
@@ -40,9 +40,26 @@ def test_bridge_beats_chance_and_an_untrained_projector_by_wide_margins(result):
     for direction in ("audio→image", "image→audio"):
         cmcr, chance, untrained, oracle = (task[s][direction] for s in ("C-MCR", "chance", "untrained", "paired reference"))
         assert cmcr["mAP"] > 10 * chance["mAP"], direction          # chance mAP ≈ 0.03 over 48 concepts
-        assert cmcr["mAP"] > untrained["mAP"] + 0.4, direction
-        assert cmcr["R@1"] > 0.6, direction
+        assert cmcr["mAP"] > untrained["mAP"] + 0.25, direction    # v2 scenes hold up to 3 concepts: lower than v1's 0.4
+        assert cmcr["R@1"] > 0.4, direction                        # v1: 0.6
         assert cmcr["mAP"] > 0.7 * oracle["mAP"], direction
+
+
+def test_the_instance_task_ranks_scenes_by_id_where_a_text_pivot_cannot(result):
+    """Relevance by scene id (recipes/synthworld.yaml "audio-image scenes"): only the same scene counts.
+
+    Scenes of one main concept differ in their other objects, counts and
+    distances; a pivot through concept names cannot see them.
+    """
+    task = result.metrics["retrieval"]["audio-image scenes"]
+    for direction in ("audio→image", "image→audio"):
+        chance, untrained, pivot, cmcr, oracle = (
+            task[s][direction] for s in ("chance", "untrained", "text_pivot", "C-MCR", "paired reference"))
+        assert chance["R@1"] == pytest.approx(1 / 960, abs=1e-4), direction     # one relevant image among 960
+        assert untrained["R@1"] < 5 * chance["R@1"] and untrained["mAP"] < 0.02, direction
+        assert oracle["R@1"] > 2 * pivot["R@1"] and oracle["mAP"] > pivot["mAP"] + 0.1, direction
+        assert cmcr["mAP"] > pivot["mAP"], direction
+    assert result.metrics["retrieval"]["audio-image"]["chance"]["audio→image"]["R@1"] > 0.02  # the class task is kept
 
 
 def test_the_bridge_embeds_real_files(result):

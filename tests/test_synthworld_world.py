@@ -15,9 +15,18 @@ from pydantic import ValidationError
 from bridge.errors import BridgeError, ItemError
 from bridge.progress import SilentReporter
 from bridge.data.sources import SourceContext
-from bridge_synthworld.captions import AUDIO_WORDS, LEXICON, NEUTRAL_FUNCTION_WORDS, VISION_WORDS, words_of
+from bridge_synthworld.captions import (
+    AUDIO_WORDS,
+    LEXICON,
+    NEUTRAL_FUNCTION_WORDS,
+    VISION_FAR,
+    VISION_NEAR,
+    VISION_WORDS,
+    plural,
+    words_of,
+)
 from bridge_synthworld.files import materialize, partial_path, read_png, read_wav, write_png, write_wav
-from bridge_synthworld.render_image import COLOUR_FAMILIES, SIZE_WORDS, TEXTURES
+from bridge_synthworld.render_image import COLOUR_FAMILIES, TEXTURES
 from bridge_synthworld.source import SOURCE_TYPE, Split, SynthworldSourceOptions, synthworld_items
 from bridge_synthworld.world import SPLITS, World
 
@@ -89,9 +98,14 @@ def test_scenes_are_prefix_stable_balanced_and_splits_disjoint(world):
     assert world.scenes("eval", 3 * n + 7) == scenes
     assert sorted(s.main for s in scenes[:n]) == list(range(n))
     assert len({s.id for s in scenes}) == len(scenes)
-    with_distractor = [s for s in scenes if s.distractor is not None]
-    assert 0.15 < len(with_distractor) / len(scenes) < 0.45
-    assert all(s.distractor != s.main for s in with_distractor)
+    sizes = np.bincount([len(s.objects) for s in scenes], minlength=4)[1:] / len(scenes)
+    assert all(0.15 < share < 0.5 for share in sizes), "scenes should hold 1, 2 and 3 objects"
+    assert all(len(set(s.concepts)) == len(s.concepts) and s.concepts[0] == s.main for s in scenes)
+    assert all(1 <= s.instances <= 4 and all(o.count in (1, 2) for o in s.objects) for s in scenes)
+    assert 0.05 < np.mean([o.count == 2 for s in scenes for o in s.objects]) < 0.35
+    assert 0.1 < np.mean([not s.objects[0].near for s in scenes]) < 0.35
+    assert all(not o.near for s in scenes if not s.objects[0].near for o in s.objects), "far main, near other"
+    assert all(not LEXICON[o.concept].mass for s in scenes for o in s.objects if o.count == 2)
     seeds = {split: {s.seed for s in world.scenes(split, 300)} for split in SPLITS}
     for a, b in itertools.combinations(SPLITS, 2):
         assert not seeds[a] & seeds[b], f"splits {a} and {b} share scene seeds"
@@ -135,13 +149,13 @@ def test_generated_files_decode_to_the_rendered_arrays(tmp_path, world):
         rendered = world.render_audio(scene)
         assert rendered.dtype == np.float32 and np.abs(rendered).max() <= 1.0
         assert np.abs(clip - rendered).max() <= 1 / 32768
-        assert np.abs(clip).max() > 0.2, "a clip is nearly silent"
+        assert np.abs(clip).max() > (0.2 if scene.objects[0].near else 0.03), "a clip is nearly silent"
 
 
 def test_images_show_a_saturated_object_on_a_muted_background(world):
     """The main object's colour family is the dominant saturated hue (protects the visual signal)."""
     hits = 0
-    scenes = [s for s in world.scenes("eval", 96) if s.distractor is None]
+    scenes = [s for s in world.scenes("eval", 96) if len(s.objects) == 1 and s.objects[0].count == 1]
     for scene in scenes:
         pixels = world.render_image(scene).astype(np.float32) / 255
         saturation = pixels.max(-1) - pixels.min(-1)
@@ -239,7 +253,8 @@ def test_captions_name_the_scene_in_three_styles(tmp_path, world):
     assert materialize(world, "overlap", count, "text", tmp_path) == by_style["neutral"]
     vocabulary = set(world.vocabulary())
     all_synonym_words = {w for c in world.concepts for s in c.synonyms for w in words_of(s)}
-    vision_marks = VISION_WORDS | set(COLOUR_FAMILIES) | set(TEXTURES) | set(SIZE_WORDS)
+    plurals = {w for c in world.concepts for s in c.synonyms for w in words_of(plural(s))}
+    vision_marks = VISION_WORDS | set(COLOUR_FAMILIES) | set(TEXTURES) | set(VISION_NEAR) | set(VISION_FAR)
     audio_marks = AUDIO_WORDS | {entry.gerund for entry in LEXICON}
     for index, scene in enumerate(scenes):
         for style, items in by_style.items():
@@ -247,11 +262,15 @@ def test_captions_name_the_scene_in_three_styles(tmp_path, world):
             assert item.id == scene.id and not item.is_file and item.label == world.concepts[scene.main].name
             words = words_of(item.value)
             assert set(words) <= vocabulary, f"{item.value!r} uses words outside the vocabulary"
-            for concept in filter(lambda c: c is not None, (scene.main, scene.distractor)):
-                named = [s for s in world.concepts[concept].synonyms if f" {s} " in f" {' '.join(words)} "]
-                assert named, f"{style} caption {item.value!r} does not name concept {concept}"
+            for obj in scene.objects:
+                nouns = world.concepts[obj.concept].synonyms
+                if obj.count == 2:
+                    assert "two" in words, item.value
+                    nouns = tuple(plural(noun) for noun in nouns)
+                named = [s for s in nouns if f" {s} " in f" {' '.join(words)} "]
+                assert named, f"{style} caption {item.value!r} does not name {obj}"
         neutral = set(words_of(by_style["neutral"][index].value))
-        assert neutral <= all_synonym_words | NEUTRAL_FUNCTION_WORDS
+        assert neutral <= all_synonym_words | plurals | NEUTRAL_FUNCTION_WORDS
         assert not neutral & (vision_marks | audio_marks)
         assert set(words_of(by_style["audio"][index].value)) & audio_marks
     assert sum(bool(set(words_of(i.value)) & vision_marks) for i in by_style["vision"]) > 0.8 * count

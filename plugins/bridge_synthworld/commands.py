@@ -49,7 +49,11 @@ def _report_rows(result: "TrainResult") -> list[tuple[str, str]]:
         }
         for label, key in directions.items():
             rows += [(f"{label} {metric}", f"{metrics[key][metric]:.3f}") for metric in ("R@1", "R@5", "mAP")]
+        if f"{modality}_to_text_scene" in metrics:  # same scene relevant (synthworld v2)
+            rows.append(("media->text R@1, same scene", f"{metrics[f'{modality}_to_text_scene']['R@1']:.3f}"))
         rows.append(("zero-shot top-1", f"{metrics['zero_shot']['top1']:.3f}"))
+        if "top1_single_object" in metrics["zero_shot"]:
+            rows.append(("zero-shot top-1, one object", f"{metrics['zero_shot']['top1_single_object']:.3f}"))
         rows.append(("chance R@1 / mAP", f"{metrics['chance']['R@1']:.3f} / {metrics['chance']['mAP']:.3f}"))
     rows.append(("parameters", f"{description['parameters']:,}"))
     rows.append(("seconds", f"{result.seconds:.0f}"))

@@ -8,6 +8,10 @@ to a hidden temporary name and renamed into place, so an interrupted run
 never leaves a half file under a real name; files already in place are kept.
 A ``world.json`` beside the splits records the generator version, and a
 cache written by another version is refused rather than mixed.
+
+Beside the files of each split and modality, a sidecar ``manifest.jsonl``
+(:mod:`bridge_synthworld.manifest`) records each file's objects: bounding boxes
+in pixels (images) or time spans in seconds (clips), for localisation tasks.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from PIL import Image
 
 from bridge import BridgeError, Item, ItemError
 from bridge.progress import Reporter
+from bridge_synthworld.manifest import write_manifest
 from bridge_synthworld.world import AUDIO_SECONDS, CAPTION_STYLES, IMAGE_SIZE, SAMPLE_RATE, SPLITS, Scene, World
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+"""2: multi-object scenes (counts, near/far), absolute loudness, sidecar manifests."""
 DEFAULT_CONCEPTS = 48
 MODALITIES = ("image", "audio", "text", *(f"text:{style}" for style in CAPTION_STYLES))
 
@@ -51,7 +57,13 @@ def partial_path(path: Path) -> Path:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = partial_path(path)
-    temporary.write_bytes(data)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # cheaper than an io object
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view):]
+    finally:
+        os.close(descriptor)
     os.replace(temporary, path)
 
 
@@ -229,23 +241,28 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
     sizes = _existing_sizes(folder)
     missing = [(scene, path) for scene, path in zip(scenes, paths)
                if path.name not in sizes or not _is_complete(path, sizes[path.name], modality)]
-    if missing:
-        _write_missing(world, missing, modality, split, progress)
+    layouts = _write_missing(world, missing, modality, split, progress) if missing else {}
+    write_manifest(world, scenes, modality, folder, layouts)
     return [Item(id=s.id, value=str(p), is_file=True, label=names[s.main]) for s, p in zip(scenes, paths)]
 
 
 def _write_missing(world: World, missing: list[tuple[Scene, Path]], modality: str, split: str,
-                   progress: Reporter | None) -> None:
+                   progress: Reporter | None) -> dict:
+    """Render and write the missing files; returns scene id -> layout of each (for the manifest)."""
+    layouts = {}
+
     def write_all(advance) -> None:
         for scene, path in missing:
+            media, layouts[scene.id] = world.render_with_layout(scene, modality)
             if modality == "image":
-                write_png(path, world.render_image(scene))
+                write_png(path, media)
             else:
-                write_wav(path, world.render_audio(scene))
+                write_wav(path, media)
             advance()
 
     if progress is None:
         write_all(lambda: None)
-        return
+        return layouts
     with progress.task(f"synthworld {split} {modality}", total=len(missing)) as task:
         write_all(task.advance)
+    return layouts

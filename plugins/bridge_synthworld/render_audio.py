@@ -1,11 +1,16 @@
-"""Procedural 1 s, 16 kHz mono clips of a scene: a main sound source, maybe a
-quieter distractor source, in background noise at a random SNR.
+"""Procedural 1 s, 16 kHz mono clips of a scene: one to four sound events
+of up to three sources in background noise.
 
 A concept sounds like its :class:`AcousticSignature` (pitch band, harmonic
-profile, rhythm or modulation, envelope, noise colour); each scene draws a
-random pitch within the band, onset, duration, modulation rate and phase,
-loudness, background noise colour and SNR. Synthesis is vectorised numpy:
-wavetable lookups driven by a phase accumulator, noise by cumulative sums.
+profile, rhythm or modulation, envelope, noise colour); each event draws a
+random pitch within the band, onset, duration, modulation rate and phase.
+Loudness is absolute, not normalised per clip: a near source is loud (the
+main one loudest), a far one 11-17 dB quieter, the background noise at a
+random level below the loud reference, and the clip's overall gain varies
+only +-2 dB, so loud/quiet is audible without a second source to compare
+with. An object that appears twice sounds as two separate events. Synthesis
+is vectorised numpy over each event's own time span: wavetable lookups
+driven by a phase accumulator, noise from held random samples.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from bridge_synthworld.scenes import SceneObject
 
 SAMPLE_RATE = 16000
 AUDIO_SECONDS = 1.0
@@ -57,9 +64,7 @@ _PARTIALS = {  # harmonic amplitudes 1..16 of each harmonic timbre (dyad is buil
     "buzzy": np.ones(len(_HARMONICS)),
     "dyad": np.select([_HARMONICS == 2, _HARMONICS == 3, _HARMONICS == 4, _HARMONICS == 6], [1.0, 0.8, 0.25, 0.2]),
 }
-_OCTAVES = 8  # hold lengths 1..128 samples (16000 is divisible by 2**7)
-_OCTAVE_OFFSETS = np.concatenate(([0], np.cumsum([N_SAMPLES // 2**o for o in range(_OCTAVES)])))
-_OCTAVE_WEIGHTS = {"white": (1.0,), "pink": (1.0,) * _OCTAVES, "brown": tuple(2 ** (o / 2) for o in range(_OCTAVES))}
+_NOISE_HOLDS = {"white": (1,), "pink": (1, 4, 16, 64), "brown": (1,)}  # sample-and-hold layers (brown: a walk)
 _METALLIC_RATIOS = np.array([1.0, 2.76, 5.40, 8.93])
 _METALLIC_AMPLITUDES = np.array([1.0, 0.7, 0.5, 0.3])
 
@@ -103,7 +108,9 @@ class SoundEvent:
         duration: length in seconds.
         rate: modulation rate in Hz (pulses, tremolo, vibrato, trill).
         phase: modulation phase in radians.
-        level: RMS level relative to the main source (1.0 for it).
+        level: RMS level while it sounds, relative to the loud reference (1.0 for a near main source).
+        near: whether the source is near (loud).
+        main: whether it is an instance of the scene's main object.
     """
 
     concept: int
@@ -113,6 +120,12 @@ class SoundEvent:
     rate: float
     phase: float
     level: float
+    near: bool = True
+    main: bool = False
+
+    def span(self) -> tuple[float, float]:
+        """``(start, end)`` in seconds where the event sounds (end clipped to the clip)."""
+        return (self.onset, min(self.onset + self.duration, AUDIO_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -120,18 +133,16 @@ class AudioLayout:
     """Everything random about one clip except the noise samples.
 
     Attributes:
-        main: the main source.
-        distractor: the quieter distractor source, if any.
+        events: every sound event, main source's first.
         background: colour of the background noise (not "none").
-        snr_db: main source RMS over background noise RMS, in dB.
-        peak: peak amplitude of the final clip.
+        snr_db: loud reference RMS over background noise RMS, in dB.
+        gain: overall gain of the clip (reduced further only if it would clip).
     """
 
-    main: SoundEvent
-    distractor: SoundEvent | None
+    events: tuple[SoundEvent, ...]
     background: str
     snr_db: float
-    peak: float
+    gain: float
 
 
 _BASE_RATE_HZ = {"slow-pulses": 3.0, "fast-pulses": 8.0, "tremolo": 14.0, "vibrato": 5.5, "trill": 6.5}
@@ -142,59 +153,96 @@ def _between(rng: np.random.Generator, low: float, high: float) -> float:
     return low + (high - low) * rng.random()
 
 
-def sample_layout(seed: int, main: int, distractor: int | None,
-                  signatures: Sequence[AcousticSignature]) -> AudioLayout:
-    """The layout of a scene's clip, from its seed (cheap; no samples)."""
-    return _draw_layout(np.random.default_rng([seed, 2]), main, distractor, signatures)
+def sample_layout(seed: int, objects: Sequence[SceneObject], signatures: Sequence[AcousticSignature]) -> AudioLayout:
+    """The layout of a scene's clip, from its seed and objects (cheap; no samples)."""
+    return _draw_layout(np.random.default_rng([seed, 2]), objects, signatures)
 
 
-def render_scene(seed: int, main: int, distractor: int | None,
-                 signatures: Sequence[AcousticSignature]) -> np.ndarray:
-    """A scene's clip: float32 ``(16000,)`` with peak ``layout.peak``; its layout is :func:`sample_layout`'s."""
+def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence[AcousticSignature]) -> np.ndarray:
+    """A scene's clip: float32 ``(16000,)`` in [-1, 1]; its layout is :func:`sample_layout`'s."""
+    return render_scene_with_layout(seed, objects, signatures)[0]
+
+
+def render_scene_with_layout(seed: int, objects: Sequence[SceneObject],
+                             signatures: Sequence[AcousticSignature]) -> tuple[np.ndarray, AudioLayout]:
+    """A scene's clip, float32 ``(16000,)`` in [-1, 1], and the layout it was synthesised from."""
     rng = np.random.default_rng([seed, 2])
-    layout = _draw_layout(rng, main, distractor, signatures)
-    mix = _source(layout.main, signatures[layout.main.concept], rng)
-    if layout.distractor is not None:
-        mix += _source(layout.distractor, signatures[layout.distractor.concept], rng)
-    mix += coloured_noise(layout.background, rng) * np.float32(10 ** (-layout.snr_db / 20))
-    mix *= np.float32(layout.peak / max(float(np.max(np.abs(mix))), 1e-9))
-    return mix
+    layout = _draw_layout(rng, objects, signatures)
+    mix = coloured_noise(layout.background, rng)
+    mix *= np.float32(10 ** (-layout.snr_db / 20))
+    for event in layout.events:
+        start, stop = _span_samples(event)
+        mix[start:stop] += _source(event, signatures[event.concept], rng, start, stop)
+    mix *= np.float32(REFERENCE_RMS * layout.gain)
+    peak = float(np.max(np.abs(mix)))
+    if peak > _MAX_PEAK:
+        mix *= np.float32(_MAX_PEAK / peak)
+    return mix, layout
 
 
-def _draw_layout(rng: np.random.Generator, main: int, distractor: int | None,
+REFERENCE_RMS = 0.12
+"""RMS of a near main source in a clip of gain 1."""
+_MAX_PEAK = 0.98
+_OTHER_NEAR_DB = (1.5, 4.0)  # a near non-main source, below the main one
+_FAR_DB = (11.0, 17.0)  # a far source, below the loud reference
+
+
+def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],
                  signatures: Sequence[AcousticSignature]) -> AudioLayout:
-    main_event = _event(rng, main, signatures[main], onset=_between(rng, 0.0, 0.2),
-                        duration=_between(rng, 0.55, 0.8), level=1.0)
-    other = None
-    if distractor is not None:
-        other = _event(rng, distractor, signatures[distractor], onset=_between(rng, 0.0, 0.5),
-                       duration=_between(rng, 0.3, 0.5), level=10 ** (-_between(rng, 8.0, 16.0) / 20))
+    events = []
+    main_level = 1.0
+    for index, obj in enumerate(objects):
+        if obj.near:
+            level = 1.0 if index == 0 else 10 ** (-_between(rng, *_OTHER_NEAR_DB) / 20)
+        else:
+            level = 10 ** (-_between(rng, *_FAR_DB) / 20)
+        if index == 0:
+            main_level = level
+        else:  # the main source stays the loudest
+            level = min(level, main_level * 10 ** (-_OTHER_NEAR_DB[0] / 20))
+        if obj.count == 1:
+            timing = [(_between(rng, 0.0, 0.2), _between(rng, 0.55, 0.8)) if index == 0
+                      else (_between(rng, 0.0, 0.5), _between(rng, 0.3, 0.5))]
+        else:  # two separate events, one in each half of the clip
+            timing = [(_between(rng, 0.0, 0.1), _between(rng, 0.3, 0.4)),
+                      (_between(rng, 0.5, 0.6), _between(rng, 0.3, 0.4))]
+        for onset, duration in timing:
+            events.append(_event(rng, obj.concept, signatures[obj.concept], onset=onset, duration=duration,
+                                 level=level, near=obj.near, main=index == 0))
     background = NOISE_COLOURS[1 + int(rng.random() * (len(NOISE_COLOURS) - 1))]
-    return AudioLayout(main=main_event, distractor=other, background=background,
-                       snr_db=_between(rng, 5.0, 20.0), peak=_between(rng, 0.3, 0.9))
+    return AudioLayout(events=tuple(events), background=background, snr_db=_between(rng, 18.0, 30.0),
+                       gain=10 ** (_between(rng, -2.0, 2.0) / 20))
 
 
 def _event(rng: np.random.Generator, concept: int, signature: AcousticSignature, onset: float, duration: float,
-           level: float) -> SoundEvent:
+           level: float, near: bool, main: bool) -> SoundEvent:
     band = BAND_HZ[PITCH_BANDS.index(signature.pitch)]
     pitch, rate, phase = rng.random(3)
     return SoundEvent(concept=concept, pitch_hz=float(band * 2 ** (0.24 * pitch - 0.12)), onset=float(onset),
                       duration=float(duration),
                       rate=float(_BASE_RATE_HZ.get(signature.modulation, 1.0) * (0.85 + 0.3 * rate)),
-                      phase=float(2 * np.pi * phase), level=float(level))
+                      phase=float(2 * np.pi * phase), level=float(level), near=near, main=main)
 
 
-def _source(event: SoundEvent, signature: AcousticSignature, rng: np.random.Generator) -> np.ndarray:
-    """One source: float32 ``(16000,)`` with RMS ``event.level``."""
-    cycles = _cycles(signature.modulation, event)
-    tone = _tone(signature.timbre, cycles, event.pitch_hz, rng)
-    gain = _amplitude_modulation(signature.modulation, event)
+def _span_samples(event: SoundEvent) -> tuple[int, int]:
+    """``(start, stop)`` sample indices of an event's span."""
+    start = int(np.ceil(event.onset * SAMPLE_RATE))
+    return start, min(int(np.floor((event.onset + event.duration) * SAMPLE_RATE)) + 1, N_SAMPLES)
+
+
+def _source(event: SoundEvent, signature: AcousticSignature, rng: np.random.Generator, start: int,
+            stop: int) -> np.ndarray:
+    """One event over its span: float32 ``(stop - start,)`` with RMS ``event.level`` over the span."""
+    time = _TIME[start:stop]
+    cycles = _cycles(signature.modulation, event, time, start, stop)
+    tone = _tone(signature.timbre, cycles, event.pitch_hz, rng, time)
+    gain = _amplitude_modulation(signature.modulation, event, time)
     if gain is not None:
         tone *= gain
     if signature.noise != "none":
         tone *= np.float32(1.0 / _rms(tone))
-        tone += np.float32(0.6) * coloured_noise(signature.noise, rng)
-    tone *= _envelope(signature.envelope, event.onset, event.duration)
+        tone += np.float32(0.6) * coloured_noise(signature.noise, rng, len(tone))
+    tone *= _envelope(signature.envelope, event.onset, event.duration, time)
     tone *= np.float32(event.level / _rms(tone))
     return tone
 
@@ -203,73 +251,73 @@ def _rms(signal: np.ndarray) -> float:
     return max(float(np.sqrt(np.dot(signal, signal) / len(signal))), 1e-9)
 
 
-def _turns(rate_hz: float, phase: float) -> np.ndarray:
-    """Phase in turns of a constant-rate oscillator at each sample: float32 ``(16000,)``."""
-    return _TIME * np.float32(rate_hz) + np.float32(phase / (2 * np.pi))
+def _turns(rate_hz: float, phase: float, time: np.ndarray) -> np.ndarray:
+    """Phase in turns of a constant-rate oscillator at each sample of ``time`` (seconds, float32 ``(L,)``)."""
+    return time * np.float32(rate_hz) + np.float32(phase / (2 * np.pi))
 
 
-def _cycles(modulation: str, event: SoundEvent) -> np.ndarray:
-    """Phase in turns of the source's fundamental at each sample, float32 ``(16000,)`` (>= 0): the
-    integral of its instantaneous frequency, in closed form for each pitch modulation."""
+def _cycles(modulation: str, event: SoundEvent, time: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Phase in turns of the source's fundamental at each sample of ``time`` = ``_TIME[start:stop]``, float32
+    ``(L,)`` (>= 0): the integral of its instantaneous frequency, in closed form for each pitch modulation."""
     f0 = event.pitch_hz
     if modulation == "rising":
-        return _RISE_CYCLES * np.float32(f0)
+        return _RISE_CYCLES[start:stop] * np.float32(f0)
     if modulation == "falling":
-        return _FALL_CYCLES * np.float32(f0)
-    cycles = _TIME * np.float32(f0)
+        return _FALL_CYCLES[start:stop] * np.float32(f0)
+    cycles = time * np.float32(f0)
     if modulation == "vibrato":  # f0 * (1 + depth * sin(2 pi (rate t + p)))
-        start = event.phase / (2 * np.pi)
-        wobble = np.float32(np.cos(2 * np.pi * start)) - _lookup(_SINE_TABLE, _turns(event.rate, event.phase) + 0.25)
+        start_turn = event.phase / (2 * np.pi)
+        wobble = np.float32(np.cos(2 * np.pi * start_turn)) - _lookup(
+            _SINE_TABLE, _turns(event.rate, event.phase, time) + 0.25)
         cycles += wobble * np.float32(f0 * _VIBRATO_DEPTH / (2 * np.pi * event.rate))
     elif modulation == "trill":  # f0 * (1 + step) during the second half of each trill period
-        turns = _turns(event.rate, event.phase)
-        start = event.phase / (2 * np.pi)
+        turns = _turns(event.rate, event.phase, time)
+        start_turn = event.phase / (2 * np.pi)
         upper_time = np.floor(turns) * np.float32(0.5) + np.maximum(turns - np.floor(turns) - np.float32(0.5), 0)
-        upper_time -= np.float32(np.floor(start) * 0.5 + max(start - np.floor(start) - 0.5, 0.0))
+        upper_time -= np.float32(np.floor(start_turn) * 0.5 + max(start_turn - np.floor(start_turn) - 0.5, 0.0))
         cycles += upper_time * np.float32(f0 * _TRILL_STEP / event.rate)
     return cycles
 
 
-def _amplitude_modulation(modulation: str, event: SoundEvent) -> np.ndarray | None:
-    """Amplitude gain ``(16000,)`` of pulses or tremolo; None for the other modulations."""
+def _amplitude_modulation(modulation: str, event: SoundEvent, time: np.ndarray) -> np.ndarray | None:
+    """Amplitude gain ``(L,)`` of pulses or tremolo; None for the other modulations."""
     if modulation in ("slow-pulses", "fast-pulses"):
-        return _lookup(_PULSE_TABLE, _turns(event.rate, event.phase))
+        return _lookup(_PULSE_TABLE, _turns(event.rate, event.phase, time))
     if modulation == "tremolo":
-        return _lookup(_TREMOLO_TABLE, _turns(event.rate, event.phase))
+        return _lookup(_TREMOLO_TABLE, _turns(event.rate, event.phase, time))
     return None
 
 
-def _tone(timbre: str, cycles: np.ndarray, pitch_hz: float, rng: np.random.Generator) -> np.ndarray:
-    """The periodic (or narrow-band) part of a source: float32 ``(16000,)``, driven by ``cycles`` (turns)."""
+def _tone(timbre: str, cycles: np.ndarray, pitch_hz: float, rng: np.random.Generator,
+          time: np.ndarray) -> np.ndarray:
+    """The periodic (or narrow-band) part of a source: float32 ``(L,)``, driven by ``cycles`` (turns)."""
     top_hz = pitch_hz * 2**0.5  # the highest the modulations take the pitch, with margin
     if timbre == "metallic":
-        tone = np.zeros(N_SAMPLES, dtype=np.float32)
+        tone = np.zeros(len(cycles), dtype=np.float32)
         for ratio, amplitude in zip(_METALLIC_RATIOS, _METALLIC_AMPLITUDES):
             if ratio * top_hz < _NYQUIST_MARGIN_HZ:
-                tone += np.float32(amplitude) * _lookup(_SINE_TABLE, cycles * ratio)
+                tone += np.float32(amplitude) * _lookup(_SINE_TABLE, cycles * np.float32(ratio))
         return tone
     if timbre == "breathy":
-        band = _smooth_noise(rng, bandwidth_hz=max(pitch_hz * 0.15, 20.0))
+        band = _smooth_noise(rng, bandwidth_hz=max(pitch_hz * 0.15, 20.0), time=time)
         band += np.float32(0.3)
         return band * _lookup(_SINE_TABLE, cycles)
     if timbre == "dyad":
-        cycles, top_hz = cycles / 2, top_hz / 2
+        cycles, top_hz = cycles * np.float32(0.5), top_hz / 2
     amplitudes = np.where(_HARMONICS * top_hz < _NYQUIST_MARGIN_HZ, _PARTIALS[timbre], 0.0).astype(np.float32)
     return _lookup(amplitudes @ _HARMONIC_TABLES, cycles)
 
 
 def _lookup(table: np.ndarray, cycles: np.ndarray) -> np.ndarray:
-    """``table`` (one period of 2048 values) read at phase ``cycles`` (turns, >= 0): ``(16000,)``."""
-    index = (cycles * _TABLE_SIZE).astype(np.int32)
+    """``table`` (one period of 2048 values) read at phase ``cycles`` (turns, >= 0): ``(L,)``."""
+    index = (cycles * np.float32(_TABLE_SIZE)).astype(np.int32)
     index &= _TABLE_SIZE - 1
     return table[index]
 
 
-def _envelope(kind: str, onset: float, duration: float) -> np.ndarray:
-    """Amplitude envelope float32 ``(16000,)``: zero outside [onset, onset + duration]."""
-    start = int(np.ceil(onset * SAMPLE_RATE))
-    stop = min(int(np.floor((onset + duration) * SAMPLE_RATE)) + 1, N_SAMPLES)
-    seconds = _TIME[start:stop] - np.float32(onset)
+def _envelope(kind: str, onset: float, duration: float, time: np.ndarray) -> np.ndarray:
+    """Amplitude envelope float32 ``(L,)`` at ``time`` (seconds within [onset, onset + duration])."""
+    seconds = time - np.float32(onset)
     x = seconds / np.float32(duration)
     if kind == "percussive":
         shape = np.exp(x * np.float32(-4.0)) * np.minimum(seconds / np.float32(0.003), 1.0)
@@ -281,40 +329,47 @@ def _envelope(kind: str, onset: float, duration: float) -> np.ndarray:
         shape = np.minimum(seconds / np.float32(0.01), 1.0) * (1.0 - x)
     else:
         raise ValueError(f"unknown envelope {kind!r}")
-    envelope = np.zeros(N_SAMPLES, dtype=np.float32)
-    envelope[start:stop] = shape * np.minimum((np.float32(duration) - seconds) / np.float32(0.03), 1.0)
-    return envelope
+    return shape * np.minimum((np.float32(duration) - seconds) / np.float32(0.03), 1.0)
 
 
-def coloured_noise(colour: str, rng: np.random.Generator) -> np.ndarray:
-    """Unit-RMS noise float32 ``(16000,)``: "white", "pink" or "brown".
+def coloured_noise(colour: str, rng: np.random.Generator, length: int = N_SAMPLES) -> np.ndarray:
+    """Unit-RMS, zero-mean noise float32 ``(length,)``: "white", "pink" or "brown".
 
-    Pink and brown noise stack octaves of sample-and-hold noise (held for
-    1, 2, 4, ... 128 samples), with equal weights (about 1/f) or weights
-    growing as the square root of the hold length (about 1/f^2).
+    White noise is uniform; pink noise stacks four layers of sample-and-hold
+    noise (held for 1, 4, 16 and 64 samples) with equal weights (about 1/f);
+    brown noise is a random walk (the running sum of white noise, about 1/f^2).
     """
-    if colour not in _OCTAVE_WEIGHTS:
+    if colour not in _NOISE_HOLDS:
         raise ValueError(f"unknown noise colour {colour!r}")
-    weights = _OCTAVE_WEIGHTS[colour]
-    samples = _uniform(rng, _OCTAVE_OFFSETS[len(weights)])
-    noise = samples[:N_SAMPLES] * np.float32(weights[0])
-    for octave in range(1, len(weights)):
-        held = samples[_OCTAVE_OFFSETS[octave]:_OCTAVE_OFFSETS[octave + 1]]
-        noise.reshape(-1, 2**octave)[:] += held[:, None] * np.float32(weights[octave])
+    if colour == "brown":
+        noise = np.cumsum(_uniform(rng, length), dtype=np.float32)
+    else:
+        holds = _NOISE_HOLDS[colour]
+        padded = -(-length // holds[-1]) * holds[-1]
+        sizes = [padded // hold for hold in holds]
+        samples = _uniform(rng, sum(sizes))
+        noise = samples[:padded]
+        offset = padded
+        for hold, size in zip(holds[1:], sizes[1:]):
+            noise.reshape(-1, hold)[:] += samples[offset:offset + size, None]
+            offset += size
+        noise = noise[:length]
+    noise -= np.float32(noise.mean())
     noise *= np.float32(1.0 / _rms(noise))
     return noise
 
 
-def _uniform(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
-    """Zero-mean uniform float32 samples in [-1, 1) (cheaper than Gaussian ones)."""
-    samples = rng.random(shape, dtype=np.float32)
-    samples *= np.float32(2.0)
-    samples -= np.float32(1.0)
+def _uniform(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Zero-mean uniform float32 samples in [-1, 1), on a grid of 256 levels (random bytes are cheap)."""
+    samples = np.frombuffer(rng.bytes(size), dtype=np.int8).astype(np.float32)
+    samples *= np.float32(1 / 128)
+    samples += np.float32(1 / 256)
     return samples
 
 
-def _smooth_noise(rng: np.random.Generator, bandwidth_hz: float) -> np.ndarray:
-    """Low-pass noise float32 ``(16000,)`` of about ``bandwidth_hz``: coarse samples, linearly interpolated."""
-    points = int(np.ceil(2 * bandwidth_hz * AUDIO_SECONDS)) + 2
+def _smooth_noise(rng: np.random.Generator, bandwidth_hz: float, time: np.ndarray) -> np.ndarray:
+    """Low-pass noise float32 ``(L,)`` of about ``bandwidth_hz`` at ``time``: coarse samples, linearly interpolated."""
+    span = max(float(time[-1] - time[0]), 1.0 / SAMPLE_RATE)
+    points = int(np.ceil(2 * bandwidth_hz * span)) + 2
     coarse = rng.standard_normal(points)
-    return np.interp(_TIME, np.linspace(0, AUDIO_SECONDS, points), coarse).astype(np.float32)
+    return np.interp(time, np.linspace(float(time[0]), float(time[0]) + span, points), coarse).astype(np.float32)

@@ -1,11 +1,15 @@
-"""Procedural 64x64 RGB images of a scene: a main object, maybe a smaller
-distractor, on a cluttered background.
+"""Procedural 64x64 RGB images of a scene: one to four drawn instances of
+up to three objects on a cluttered background.
 
 A concept looks like its :class:`VisualSignature` (shape, colour family,
-pattern, size range); each scene draws a random position, scale, rotation,
-shade of the colour and pattern phase, and a random background (a tinted
-gradient, smooth blotches, thin lines, pixel noise). Everything is
-vectorised numpy over pixel grids, cropped to each object's bounding box.
+pattern, size range); a near object is drawn large, a far one small (about
+0.45 of the size), and objects other than the main one a little smaller than
+it. Each instance draws a random position (spread apart), scale, rotation,
+shade of the colour and pattern phase; the background is a tinted gradient,
+smooth blotches, thin lines and pixel noise. Far instances are drawn first
+and the main object last, so it is never hidden. Everything is vectorised
+numpy over pixel grids, cropped to each instance's bounding box
+(:meth:`PlacedObject.box`, the box the sidecar manifest records).
 """
 
 from __future__ import annotations
@@ -17,21 +21,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bridge_synthworld.scenes import SceneObject
+
 IMAGE_SIZE = 64
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "crescent")
 COLOUR_FAMILIES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
 TEXTURES = ("plain", "striped", "dotted", "checkered", "ringed", "shaded", "speckled", "outlined")
 SIZES = ("small", "medium", "large")
-SIZE_WORDS = ("tiny", "small", "large")  # what a caption may call a drawn object's size
 
 _HUE_DEGREES = {"red": 0, "orange": 28, "yellow": 55, "green": 120, "cyan": 180, "blue": 228, "purple": 275,
                 "pink": 320}
 _HUE_JITTER_DEGREES = 7.0
-_RADIUS_PX = {"small": (8.0, 11.0), "medium": (11.0, 14.5), "large": (14.5, 19.0)}
-_TINY_BELOW_PX = 7.5
-_SMALL_BELOW_PX = 11.0
-_LARGE_ABOVE_PX = 14.5
+_RADIUS_PX = {"small": (10.5, 12.5), "medium": (12.5, 14.5), "large": (14.5, 17.0)}  # near, main object
+_FAR_SCALE = 0.45  # a far object's radius over a near one's
+_OTHER_SCALE = 0.8  # a non-main object's radius over the main one's at the same distance
+_MIN_RADIUS_PX = 3.5
+_PLACEMENT_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class PlacedObject:
         angle: rotation in radians.
         rgb: main colour, each channel in [0, 1].
         phase: offset of the pattern, in [0, 1).
+        near: whether the object is near (drawn large).
+        main: whether it is an instance of the scene's main object.
     """
 
     concept: int
@@ -74,16 +82,19 @@ class PlacedObject:
     angle: float
     rgb: tuple[float, float, float]
     phase: float
+    near: bool = True
+    main: bool = False
 
-    def size_word(self) -> str | None:
-        """"tiny" / "small" / "large" for a visibly tiny / small / large object, else None."""
-        if self.radius < _TINY_BELOW_PX:
-            return "tiny"
-        if self.radius < _SMALL_BELOW_PX:
-            return "small"
-        if self.radius > _LARGE_ABOVE_PX:
-            return "large"
-        return None
+    def box(self) -> tuple[int, int, int, int]:
+        """Pixel bounding box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of the drawn shape, clipped to the image.
+
+        Every shape lies within ``radius`` of its centre (the star and
+        crescent reach it, the others stay inside), so the box is the
+        centre +- radius, rounded outwards.
+        """
+        cx, cy = self.centre
+        return (max(0, int(math.floor(cx - self.radius))), max(0, int(math.floor(cy - self.radius))),
+                min(IMAGE_SIZE, int(math.ceil(cx + self.radius))), min(IMAGE_SIZE, int(math.ceil(cy + self.radius))))
 
 
 @dataclass(frozen=True)
@@ -91,12 +102,10 @@ class ImageLayout:
     """Where and how a scene's objects are drawn (everything random about the image but the background).
 
     Attributes:
-        main: the main object.
-        distractor: the smaller distractor object, if any.
+        objects: every drawn instance, in drawing order (far ones first, the main object last).
     """
 
-    main: PlacedObject
-    distractor: PlacedObject | None
+    objects: tuple[PlacedObject, ...]
 
 
 def _between(rng: np.random.Generator, low: float, high: float) -> float:
@@ -104,56 +113,72 @@ def _between(rng: np.random.Generator, low: float, high: float) -> float:
     return low + (high - low) * rng.random()
 
 
-def sample_layout(seed: int, main: int, distractor: int | None,
-                  signatures: Sequence[VisualSignature]) -> ImageLayout:
-    """The layout of a scene's image, from its seed (cheap; no pixels)."""
-    return _draw_layout(np.random.default_rng([seed, 1]), main, distractor, signatures)
+def sample_layout(seed: int, objects: Sequence[SceneObject], signatures: Sequence[VisualSignature]) -> ImageLayout:
+    """The layout of a scene's image, from its seed and objects (cheap; no pixels)."""
+    return _draw_layout(np.random.default_rng([seed, 1]), objects, signatures)
 
 
-def render_scene(seed: int, main: int, distractor: int | None, signatures: Sequence[VisualSignature]) -> np.ndarray:
+def render_scene(seed: int, objects: Sequence[SceneObject], signatures: Sequence[VisualSignature]) -> np.ndarray:
     """A scene's image: uint8 ``(64, 64, 3)``; its layout is :func:`sample_layout`'s."""
+    return render_scene_with_layout(seed, objects, signatures)[0]
+
+
+def render_scene_with_layout(seed: int, objects: Sequence[SceneObject],
+                             signatures: Sequence[VisualSignature]) -> tuple[np.ndarray, ImageLayout]:
+    """A scene's image, uint8 ``(64, 64, 3)``, and the layout it was drawn from."""
     rng = np.random.default_rng([seed, 1])
-    layout = _draw_layout(rng, main, distractor, signatures)
+    layout = _draw_layout(rng, objects, signatures)
     canvas = _background(rng)
-    for placed in (layout.distractor, layout.main):
-        if placed is not None:
-            _draw_object(canvas, placed, signatures[placed.concept])
+    for placed in layout.objects:
+        _draw_object(canvas, placed, signatures[placed.concept])
     contrast, brightness, grain = rng.random(3)
-    noise = rng.random(canvas.shape, dtype=np.float32)  # uniform pixel noise, std = amplitude / sqrt(12)
-    noise -= np.float32(0.5)
-    noise *= np.float32(0.035 + 0.065 * grain)
+    noise = np.frombuffer(rng.bytes(canvas.size), dtype=np.int8).reshape(canvas.shape).astype(np.float32)
+    noise *= np.float32((0.035 + 0.065 * grain) / 256)  # uniform pixel noise, std = amplitude / sqrt(12)
     canvas += noise
     canvas -= np.float32(0.5)
     canvas *= np.float32((0.85 + 0.25 * contrast) * 255.0)
     canvas += np.float32((0.45 + 0.1 * brightness) * 255.0 + 0.5)
-    return np.clip(canvas, 0, 255, out=canvas).astype(np.uint8)
+    np.maximum(canvas, np.float32(0), out=canvas)
+    return np.minimum(canvas, np.float32(255), out=canvas).astype(np.uint8), layout
 
 
-def _draw_layout(rng: np.random.Generator, main: int, distractor: int | None,
+def _draw_layout(rng: np.random.Generator, objects: Sequence[SceneObject],
                  signatures: Sequence[VisualSignature]) -> ImageLayout:
-    main_radius = _between(rng, *_RADIUS_PX[signatures[main].size])
-    margin = 0.8 * main_radius
-    main_centre = (_between(rng, margin, IMAGE_SIZE - margin), _between(rng, margin, IMAGE_SIZE - margin))
-    main_object = _placed(rng, main, signatures[main], main_centre, main_radius)
-    other = None
-    if distractor is not None:
-        own_radius = _between(rng, *_RADIUS_PX[signatures[distractor].size])
-        radius = min(max(0.6 * own_radius, 5.0), 0.75 * main_radius)
-        candidates = radius + (IMAGE_SIZE - 2 * radius) * rng.random((6, 2))
-        offsets = candidates - np.asarray(main_centre)
-        farthest = int(np.argmax((offsets * offsets).sum(axis=1)))
-        centre = (float(candidates[farthest, 0]), float(candidates[farthest, 1]))
-        other = _placed(rng, distractor, signatures[distractor], centre, radius)
-    return ImageLayout(main=main_object, distractor=other)
+    """Radii by distance, centres spread apart (each the farthest of a few candidates from those placed)."""
+    instances = []
+    main_radius = math.inf
+    for index, obj in enumerate(objects):
+        for _ in range(obj.count):
+            radius = _between(rng, *_RADIUS_PX[signatures[obj.concept].size])
+            radius *= (1.0 if obj.near else _FAR_SCALE) * (1.0 if index == 0 else _OTHER_SCALE)
+            if index == 0:
+                main_radius = min(main_radius, radius)
+            else:  # the main object stays the largest
+                radius = min(radius, _OTHER_SCALE * main_radius)
+            instances.append((obj, index == 0, max(radius, _MIN_RADIUS_PX)))
+    placed: list[PlacedObject] = []
+    for obj, is_main, radius in instances:
+        margin = 0.8 * radius
+        span = IMAGE_SIZE - 2 * margin
+        candidates = (margin + span * rng.random((_PLACEMENT_CANDIDATES if placed else 1, 2))).tolist()
+        best, centre = -math.inf, (0.0, 0.0)
+        for x, y in candidates:
+            gap = min((math.hypot(x - p.centre[0], y - p.centre[1]) - p.radius - radius for p in placed),
+                      default=0.0)
+            if gap > best:
+                best, centre = gap, (x, y)
+        placed.append(_placed(rng, obj.concept, signatures[obj.concept], centre, radius, obj.near, is_main))
+    order = sorted(range(len(placed)), key=lambda i: (placed[i].main, placed[i].near, placed[i].radius))
+    return ImageLayout(objects=tuple(placed[i] for i in order))
 
 
 def _placed(rng: np.random.Generator, concept: int, signature: VisualSignature, centre: tuple[float, float],
-            radius: float) -> PlacedObject:
+            radius: float, near: bool, main: bool) -> PlacedObject:
     hue_jitter, saturation, value, angle, phase = rng.random(5)
     hue = (_HUE_DEGREES[signature.colour] + _HUE_JITTER_DEGREES * (2 * hue_jitter - 1)) / 360.0
     rgb = colorsys.hsv_to_rgb(hue % 1.0, 0.65 + 0.35 * saturation, 0.7 + 0.3 * value)
     return PlacedObject(concept=concept, centre=centre, radius=radius, angle=float(2 * np.pi * angle),
-                        rgb=(float(rgb[0]), float(rgb[1]), float(rgb[2])), phase=float(phase))
+                        rgb=(float(rgb[0]), float(rgb[1]), float(rgb[2])), phase=float(phase), near=near, main=main)
 
 
 # --- background ---------------------------------------------------------------
@@ -174,6 +199,12 @@ def _interpolation_matrix(coarse: int, fine: int) -> np.ndarray:
 
 
 _UPSAMPLE = _interpolation_matrix(_COARSE, IMAGE_SIZE)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` (a temporary) clipped to [0, 1] in place: ``np.clip``'s values without its per-call overhead."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, 1.0, out=x)
 
 
 def _background(rng: np.random.Generator) -> np.ndarray:
@@ -202,12 +233,21 @@ def _draw_lines(canvas: np.ndarray, rng: np.random.Generator, base: np.ndarray, 
     length_sq = np.maximum(dx * dx + dy * dy, np.float32(1e-6))
     px = _PIXEL_CENTRES[None, None, :] - x0  # (count, 1, 64)
     py = _PIXEL_CENTRES[None, :, None] - y0  # (count, 64, 1)
-    along = np.clip(px * (dx / length_sq) + py * (dy / length_sq), 0.0, 1.0)  # (count, 64, 64)
-    off_x, off_y = px - along * dx, py - along * dy
-    alpha = np.clip(width + np.float32(1.0) - np.sqrt(off_x * off_x + off_y * off_y), 0.0, 1.0)
+    along = _unit(px * (dx / length_sq) + py * (dy / length_sq))  # (count, 64, 64)
+    off_x = along * dx
+    np.subtract(px, off_x, out=off_x)  # in place: the same values, fewer temporaries
+    off_y = np.subtract(py, along * dy, out=along)
+    off_x *= off_x
+    off_y *= off_y
+    off_x += off_y
+    alpha = _unit(np.subtract(width + np.float32(1.0), np.sqrt(off_x, out=off_x), out=off_x))
     alpha *= opacity * np.float32(0.5) + np.float32(0.4)
-    for line_alpha, colour in zip(alpha, colours.astype(np.float32)):
-        canvas += line_alpha[..., None] * (colour - canvas)
+    # Blend all lines at once: where they cross, their colours mix in proportion to their opacity.
+    cover = alpha.sum(axis=0)  # (64, 64)
+    scale = np.float32(1.0) / np.maximum(cover, np.float32(1.0))
+    mixed = (alpha.reshape(count, -1).T @ colours.astype(np.float32)).reshape(IMAGE_SIZE, IMAGE_SIZE, 3)
+    canvas *= (np.float32(1.0) - cover * scale)[..., None]
+    canvas += mixed * scale[..., None]
 
 
 # --- objects ------------------------------------------------------------------
@@ -243,7 +283,7 @@ _SHAPE_DISTANCE: dict[str, ShapeDistance] = {
 
 
 def _soft(x: np.ndarray, sharpness: float = 4.0) -> np.ndarray:
-    return np.clip(x * sharpness + 0.5, 0.0, 1.0)
+    return _unit(x * sharpness + 0.5)
 
 
 def _speckle(u: np.ndarray, v: np.ndarray, phase: float) -> np.ndarray:
@@ -261,7 +301,7 @@ _PATTERNS: dict[str, Pattern] = {
         (0.09 - ((u * 1.8 + p) % 1.0 - 0.5) ** 2 - ((v * 1.8 + p) % 1.0 - 0.5) ** 2) * 12),
     "checkered": lambda u, v, d, p: _soft(np.sin(2 * np.pi * (u * 1.3 + p)) * np.sin(2 * np.pi * (v * 1.3 + p))),
     "ringed": lambda u, v, d, p: _soft(np.sin(2 * np.pi * (_norm(u, v) * 2.3 + p))),
-    "shaded": lambda u, v, d, p: np.clip((u + 1.0) / 2.0, 0.0, 1.0),
+    "shaded": lambda u, v, d, p: _unit((u + 1.0) / 2.0),
     "speckled": lambda u, v, d, p: _speckle(u, v, p),
     "outlined": lambda u, v, d, p: _soft(-d - 0.2, 8.0),
 }
@@ -288,7 +328,7 @@ def _draw_object(canvas: np.ndarray, placed: PlacedObject, signature: VisualSign
     u = cos * dx + sin * dy
     v = cos * dy - sin * dx
     distance = _SHAPE_DISTANCE[signature.shape](u, v)
-    alpha = np.clip(0.5 - distance * placed.radius, 0.0, 1.0)[..., None]
+    alpha = _unit(0.5 - distance * placed.radius)[..., None]
     mix = _PATTERNS[signature.texture](u, v, distance, placed.phase)[..., None]
     rgb = np.asarray(placed.rgb, dtype=np.float32)
     colour = rgb + mix * (_second_tone(signature.texture, rgb) - rgb)

@@ -258,11 +258,14 @@ def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -
     Media of ``eval_scenes`` scenes are matched against their styled
     captions (relevance: same main concept), both ways, retrieved from their
     neutral captions, and classified zero-shot against one templated caption
-    per concept name.
+    per concept name. Scenes hold several objects, so media are also matched
+    to their own scene's caption (relevance: same scene), and zero-shot
+    accuracy is also given on the single-object scenes.
 
     Returns:
-        ``{"eval_scenes", "<m>_to_text", "text_to_<m>", "neutral_text_to_<m>": {"R@1", "R@5", "mAP"},
-        "zero_shot": {"template", "top1", "top5"}, "chance": {"R@1", "R@5", "mAP", "zero_shot_top1"}}``.
+        ``{"eval_scenes", "<m>_to_text", "text_to_<m>", "neutral_text_to_<m>", "<m>_to_text_scene":
+        {"R@1", "R@5", "mAP"}, "zero_shot": {"template", "top1", "top5", "top1_single_object"},
+        "chance": {"R@1", "R@5", "mAP", "zero_shot_top1", "scene_R@1"}}``.
     """
     kind = mcr.kind
     scenes = world.scenes("eval", eval_scenes)
@@ -276,17 +279,23 @@ def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -
     class_embeddings = _embed_all(mcr, "text", zero_shot_prompts(kind, world))
     labels = torch.tensor([scene.main for scene in scenes])
     zero_shot = zero_shot_accuracy(media, class_embeddings, labels, ks=(1, 5))
+    single = torch.tensor([len(scene.objects) == 1 and scene.objects[0].count == 1 for scene in scenes])
+    single_top1 = zero_shot_accuracy(media[single], class_embeddings, labels[single], ks=(1,))["top1"]
+    by_scene = retrieval_metrics(media, texts, torch.eye(len(scenes), dtype=torch.bool))
     return {
         "eval_scenes": eval_scenes,
         f"{kind.modality}_to_text": _rounded(both["forward"]),
         f"text_to_{kind.modality}": _rounded(both["backward"]),
         f"neutral_text_to_{kind.modality}": _rounded(from_neutral),
+        f"{kind.modality}_to_text_scene": _rounded(by_scene),
         "zero_shot": {
             "template": ZERO_SHOT_TEMPLATES[kind.name],
             "top1": round(zero_shot["top1"], 4),
             "top5": round(zero_shot["top5"], 4),
+            "top1_single_object": round(single_top1, 4),
         },
-        "chance": {**_rounded(chance_retrieval_metrics(relevant)), "zero_shot_top1": round(1.0 / len(world.concepts), 4)},
+        "chance": {**_rounded(chance_retrieval_metrics(relevant)), "zero_shot_top1": round(1.0 / len(world.concepts), 4),
+                   "scene_R@1": round(1.0 / max(1, len(scenes)), 4)},
     }
 
 

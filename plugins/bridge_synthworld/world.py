@@ -9,9 +9,11 @@ of the three, so many pairs share a trait yet every concept stays
 distinguishable in each modality; size range, envelope and noise colour are
 extra random traits on top.
 
-Scenes (a main concept, sometimes a distractor of another concept) are drawn
-per split with disjoint seeds; a scene renders to an image, a clip and
-captions in three styles, all deterministic in the world seed and the scene.
+Scenes (one to three objects of distinct concepts, each once or twice, near
+or far; the main one largest and loudest, see :mod:`bridge_synthworld.scenes`)
+are drawn per split with disjoint seeds; a scene renders to an image, a clip
+and captions in three styles, all deterministic in the world seed and the
+scene.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ from bridge_synthworld import captions, render_audio, render_image
 from bridge_synthworld.captions import CAPTION_STYLES, LEXICON, Describable
 from bridge_synthworld.render_audio import AUDIO_SECONDS, SAMPLE_RATE, AcousticSignature, AudioLayout
 from bridge_synthworld.render_image import IMAGE_SIZE, ImageLayout, VisualSignature
+from bridge_synthworld.scenes import Scene, SceneObject, draw_objects
 
 __all__ = [
-    "AUDIO_SECONDS", "CAPTION_STYLES", "DISTRACTOR_PROBABILITY", "IMAGE_SIZE", "MAX_CONCEPTS", "SAMPLE_RATE",
-    "SPLITS", "AcousticSignature", "Concept", "Scene", "VisualSignature", "World",
+    "AUDIO_SECONDS", "CAPTION_STYLES", "IMAGE_SIZE", "MAX_CONCEPTS", "SAMPLE_RATE",
+    "SPLITS", "AcousticSignature", "Concept", "Scene", "SceneObject", "VisualSignature", "World",
 ]
 
 SPLITS = ("mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val")
 """Appending keeps every earlier split's scenes: a split's seeds depend on its position."""
-DISTRACTOR_PROBABILITY = 0.3
 MAX_CONCEPTS = len(LEXICON)
 _LEVELS = 8  # values of each Latin-square trait
 _SPLIT_SEED_SHIFT = 56  # scene seeds carry the split in their top bits, so splits never share a seed
@@ -54,23 +56,6 @@ class Concept:
     synonyms: tuple[str, ...]
     visual: VisualSignature
     acoustic: AcousticSignature
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One scene: what an image, a clip and captions of the same id show.
-
-    Attributes:
-        id: unique across splits, e.g. "eval-000042".
-        main: concept index of the main object / source.
-        distractor: concept index of the smaller / quieter second one, or None.
-        seed: per-scene rendering seed (its top bits encode the split).
-    """
-
-    id: str
-    main: int
-    distractor: int | None
-    seed: int
 
 
 def latin_design(rng: np.random.Generator, count: int, levels: int = _LEVELS) -> list[tuple[int, int, int]]:
@@ -113,7 +98,7 @@ class World:
 
     Attributes:
         seed: the world seed.
-        concepts: the concepts; a scene's ``main`` / ``distractor`` index them.
+        concepts: the concepts; a scene's objects index them.
     """
 
     def __init__(self, seed: int = 0, n_concepts: int = 48):
@@ -130,6 +115,7 @@ class World:
         )
         self._visuals = tuple(visuals)
         self._acoustics = tuple(acoustics)
+        self._countable = np.array([not entry.mass for entry in LEXICON[:n_concepts]])
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, n_concepts={len(self.concepts)})"
@@ -144,7 +130,7 @@ class World:
 
         Deterministic in (world seed, split, index): ``scenes(s, n)[:k] ==
         scenes(s, k)``. Main concepts are balanced: every block of
-        ``len(concepts)`` consecutive scenes holds each concept once.
+        ``len(concepts)`` consecutive scenes holds each concept once as main.
         """
         if split not in SPLITS:
             raise BridgeError(f"unknown synthworld split {split!r}; splits are {', '.join(SPLITS)}")
@@ -157,63 +143,58 @@ class World:
             rng = np.random.default_rng([self.seed, 303, split_index, block])
             mains = rng.permutation(n)
             low_seeds = rng.integers(0, 2**_SPLIT_SEED_SHIFT, size=n)
-            has_distractor = rng.random(n) < DISTRACTOR_PROBABILITY
-            distractors = (mains + 1 + rng.integers(0, n - 1, size=n)) % n
+            objects = draw_objects(rng, mains, self._countable)
             for offset in range(min(n, count - block * n)):
                 index = block * n + offset
                 scenes.append(Scene(
                     id=f"{split}-{index:06d}",
-                    main=int(mains[offset]),
-                    distractor=int(distractors[offset]) if has_distractor[offset] else None,
+                    objects=objects[offset],
                     seed=((split_index + 1) << _SPLIT_SEED_SHIFT) | int(low_seeds[offset]),
                 ))
         return scenes
 
     def image_layout(self, scene: Scene) -> ImageLayout:
         """Where and how the scene's objects are drawn (no pixels)."""
-        return render_image.sample_layout(scene.seed, scene.main, scene.distractor, self._visuals)
+        return render_image.sample_layout(scene.seed, scene.objects, self._visuals)
 
     def audio_layout(self, scene: Scene) -> AudioLayout:
         """When and how loud the scene's sources sound (no samples)."""
-        return render_audio.sample_layout(scene.seed, scene.main, scene.distractor, self._acoustics)
+        return render_audio.sample_layout(scene.seed, scene.objects, self._acoustics)
 
     def render_image(self, scene: Scene) -> np.ndarray:
         """The scene's image: uint8 ``(64, 64, 3)``."""
-        return render_image.render_scene(scene.seed, scene.main, scene.distractor, self._visuals)
+        return render_image.render_scene(scene.seed, scene.objects, self._visuals)
 
     def render_audio(self, scene: Scene) -> np.ndarray:
         """The scene's clip: float32 ``(16000,)`` in [-1, 1] (1 s at 16 kHz)."""
-        return render_audio.render_scene(scene.seed, scene.main, scene.distractor, self._acoustics)
+        return render_audio.render_scene(scene.seed, scene.objects, self._acoustics)
+
+    def render_with_layout(self, scene: Scene, modality: str) -> tuple[np.ndarray, ImageLayout | AudioLayout]:
+        """The scene's image or clip (``modality`` "image" / "audio") and its layout, drawn once."""
+        if modality == "image":
+            return render_image.render_scene_with_layout(scene.seed, scene.objects, self._visuals)
+        return render_audio.render_scene_with_layout(scene.seed, scene.objects, self._acoustics)
 
     def caption(self, scene: Scene, style: str) -> str:
         """A caption of the scene in ``style`` ("vision", "audio" or "neutral"); deterministic per (scene, style)."""
         if style not in CAPTION_STYLES:
             raise BridgeError(f"unknown caption style {style!r}; styles are {', '.join(CAPTION_STYLES)}")
-        main, other = self._describable(scene, style)
         rng = np.random.default_rng([scene.seed, 3, CAPTION_STYLES.index(style)])
-        return captions.caption(style, main, other, LEXICON, rng)
+        return captions.caption(style, self._describable(scene, style), LEXICON, rng)
 
-    def _describable(self, scene: Scene, style: str) -> tuple[Describable, Describable | None]:
-        if style == "vision":
-            layout = self.image_layout(scene)
-            placed = [layout.main, layout.distractor]
-            described = [
-                None if p is None else Describable(p.concept, adjectives_vision=tuple(
-                    word for word in (p.size_word(), self._visuals[p.concept].texture, self._visuals[p.concept].colour)
-                    if word))
-                for p in placed
-            ]
-            return described[0], described[1]
-        if style == "audio":
-            indices = [scene.main, scene.distractor]
-            described = [None if i is None else Describable(i, adjectives_audio=self._acoustics[i].words())
-                         for i in indices]
-            return described[0], described[1]
-        other = None if scene.distractor is None else Describable(scene.distractor)
-        return Describable(scene.main), other
+    def _describable(self, scene: Scene, style: str) -> list[Describable]:
+        described = []
+        for obj in scene.objects:
+            visual, acoustic = self._visuals[obj.concept], self._acoustics[obj.concept]
+            described.append(Describable(
+                obj.concept, count=obj.count, near=obj.near,
+                adjectives_vision=(visual.texture, visual.colour) if style == "vision" else (),
+                adjectives_audio=acoustic.words() if style == "audio" else (),
+            ))
+        return described
 
     def vocabulary(self) -> tuple[str, ...]:
         """Every word any caption of this world may contain, sorted."""
-        adjectives = (*render_image.SIZE_WORDS, *render_image.COLOUR_FAMILIES, *render_image.TEXTURES,
+        adjectives = (*render_image.COLOUR_FAMILIES, *render_image.TEXTURES,
                       *render_audio.PITCH_WORDS, *render_audio.MODULATION_WORDS.values())
         return captions.vocabulary(LEXICON[: len(self.concepts)], adjectives)

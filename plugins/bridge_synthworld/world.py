@@ -21,14 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge import BridgeError
-from bridge_synthworld import captions, render_audio, render_image
+from bridge_synthworld import captions, render_audio, render_cloud, render_image
 from bridge_synthworld.captions import CAPTION_STYLES, LEXICON, Describable
 from bridge_synthworld.render_audio import AUDIO_SECONDS, SAMPLE_RATE, AcousticSignature, AudioLayout
+from bridge_synthworld.render_cloud import ShapeSignature
 from bridge_synthworld.render_image import IMAGE_SIZE, ImageLayout, VisualSignature
 
 __all__ = [
     "AUDIO_SECONDS", "CAPTION_STYLES", "DISTRACTOR_PROBABILITY", "IMAGE_SIZE", "MAX_CONCEPTS", "SAMPLE_RATE",
-    "SPLITS", "AcousticSignature", "Concept", "Scene", "VisualSignature", "World",
+    "SPLITS", "AcousticSignature", "Concept", "Scene", "ShapeSignature", "VisualSignature", "World",
 ]
 
 SPLITS = ("mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val")
@@ -130,6 +131,10 @@ class World:
         )
         self._visuals = tuple(visuals)
         self._acoustics = tuple(acoustics)
+        shape_rng = np.random.default_rng([seed, 505])  # a stream of its own: images, clips and captions are unchanged
+        self.shapes: tuple[ShapeSignature, ...] = tuple(
+            render_cloud.shape_signatures(shape_rng, latin_design(shape_rng, n_concepts)))
+        """Each concept's 3D shape signature, by concept index."""
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, n_concepts={len(self.concepts)})"
@@ -184,6 +189,10 @@ class World:
     def render_audio(self, scene: Scene) -> np.ndarray:
         """The scene's clip: float32 ``(16000,)`` in [-1, 1] (1 s at 16 kHz)."""
         return render_audio.render_scene(scene.seed, scene.main, scene.distractor, self._acoustics)
+
+    def render_cloud(self, scene: Scene) -> np.ndarray:
+        """The scene's point cloud: float32 ``(P, 3)``, 1,024 <= P <= 2,048, shuffled."""
+        return render_cloud.render_scene(scene.seed, scene.main, scene.distractor, self.shapes)
 
     def caption(self, scene: Scene, style: str) -> str:
         """A caption of the scene in ``style`` ("vision", "audio" or "neutral"); deterministic per (scene, style)."""

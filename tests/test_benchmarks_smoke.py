@@ -89,3 +89,9 @@ def test_extraction_benchmark_runs_and_prints_its_verdicts():
         assert re.search(r"extract \(threads\): [\d.]+x the naive loop, [\d.]+x the DataLoader loop, [\d.]+ of the bound", section)
         assert re.search(rf"{modality} throughput ratio [\d.]+ \(extract with threads .*target ≥ 0\.90\): {VERDICT}", section)
     assert "6 JPEG files, 640×480" in output and "2 WAV files, 0.5 s mono 16-bit at 44,100 Hz" in output
+
+
+def test_cloud_generation_benchmark_runs_and_prints_its_verdict():
+    output = _run("cloud_generation.py", "--count", "50")
+    assert re.search(rf"{VERDICT}: rendered \+ written", output)
+    assert _number(r"rendering: +([\d,]+) clouds", output) > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from bridge import BridgeError
 from bridge.progress import Reporter
 from bridge_synthworld.cloud_training import CloudTrainConfig, CloudTrainResult, train_cloud
 from bridge_synthworld.mcrs import WEIGHTS_DIR, write_checkpoint
@@ -19,9 +20,12 @@ def train_cloud_into(folder: Path, seed: int, world_seed: int, overrides: dict, 
     folder = Path(folder)
     pixel = folder / "pixel.safetensors"
     if not pixel.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        for suffix in (".safetensors", ".yaml"):
-            shutil.copyfile(WEIGHTS_DIR / f"pixel{suffix}", pixel.with_suffix(suffix))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for suffix in (".safetensors", ".yaml"):
+                shutil.copyfile(WEIGHTS_DIR / f"pixel{suffix}", pixel.with_suffix(suffix))
+        except OSError as error:
+            raise BridgeError(f"{folder}: cannot copy the shipped pixel model there ({error})") from error
         reporter.message(f"copied the shipped pixel model to {pixel}")
     config = CloudTrainConfig(seed=seed, world_seed=world_seed, **overrides)
     result = train_cloud(config, pixel, reporter=reporter)

@@ -104,3 +104,9 @@ def test_world_generation_benchmark_runs_and_prints_its_verdicts():
     output = _run("world_generation.py", "--count", "20")
     for modality in ("image", "audio"):
         assert re.search(rf"{modality}: \d+ items/s per core with files .* target 1000: {VERDICT}", output), output
+
+
+def test_cloud_generation_benchmark_runs_and_prints_its_verdict():
+    output = _run("cloud_generation.py", "--count", "50")
+    assert re.search(rf"{VERDICT}: rendered \+ written", output)
+    assert _number(r"rendering: +([\d,]+) clouds", output) > 0

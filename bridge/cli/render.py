@@ -43,13 +43,15 @@ def retrieval_table(task: str, results: dict[str, dict[str, dict[str, float]]], 
 def zeroshot_table(tasks: dict[str, dict[str, dict[str, float]]], trained: str | None = None) -> Table:
     """Every zero-shot task: a row per task and system, accuracy in percent."""
     table = _table("zero-shot classification")
-    for column in ("task", "system", "top-1", "top-5"):
+    for column in ("task", "system", "top-1", "top-3", "top-5"):
         table.add_column(column, justify="left" if column in ("task", "system") else "right")
     for task, results in tasks.items():
         systems = _ordered(results)
         for index, system in enumerate(systems):
-            table.add_row(Text(task if index == 0 else ""), Text(system), _percent(results[system]["top1"]),
-                          _percent(results[system]["top5"]), style="bold green" if system == trained else None,
+            accuracy = results[system]
+            top3 = _percent(accuracy["top3"]) if "top3" in accuracy else "–"  # metrics.json written before top-3
+            table.add_row(Text(task if index == 0 else ""), Text(system), _percent(accuracy["top1"]), top3,
+                          _percent(accuracy["top5"]), style="bold green" if system == trained else None,
                           end_section=index == len(systems) - 1)
     return table
 

@@ -3,7 +3,7 @@
 Results are plain dicts, ready for ``metrics.json``::
 
     {"retrieval": {TASK: {SYSTEM: {"audio→image": {"R@1": ..., "mAP": ...}, "image→audio": {...}}}},
-     "zeroshot":  {TASK: {SYSTEM: {"top1": ..., "top5": ...}}}}
+     "zeroshot":  {TASK: {SYSTEM: {"top1": ..., "top3": ..., "top5": ...}}}}
 
 A *system* is a :class:`~bridge.core.space.Bridge` with the same members: the
 trained space, an untrained one, the paired reference. Features are
@@ -106,7 +106,7 @@ def prompt_member(space: Bridge, task: ZeroShotTask) -> str:
 
 
 def evaluate_zeroshot(task: ZeroShotTask, systems: dict[str, Bridge], provider: FeatureProvider, reference: Bridge) -> dict[str, dict[str, float]]:
-    """Top-1/top-5 accuracy of classifying labelled items against class prompts, for every system."""
+    """Top-1/top-3/top-5 accuracy of classifying labelled items against class prompts, for every system."""
     item_features, info = member_features(provider, reference, task.modality, task.items)
     if any(label is None for label in info.labels):
         raise BridgeError(f"zero-shot task {quoted(task.name)}: every item needs a label")
@@ -121,7 +121,7 @@ def evaluate_zeroshot(task: ZeroShotTask, systems: dict[str, Bridge], provider: 
     results = {}
     for name, system in systems.items():
         class_embeddings = prompt_class_embeddings(system.embed_features(task.prompt_modality, prompt_features, via=via), len(task.prompts))
-        results[name] = zero_shot_accuracy(system.embed_features(task.modality, item_features), class_embeddings, labels, (1, 5))
+        results[name] = zero_shot_accuracy(system.embed_features(task.modality, item_features), class_embeddings, labels, (1, 3, 5))
     return results
 
 

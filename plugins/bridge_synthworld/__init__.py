@@ -2,8 +2,10 @@
 
 It registers two small contrastive models that never saw audio and images
 together — `synthworld-pixel` (image–text, CLIP-like) and `synthworld-wave`
-(audio–text, CLAP-like) — a data source `synthworld` that generates the
-world's PNG/WAV/caption files, and the command `bridge synthworld train`.
+(audio–text, CLAP-like) — a point-cloud–image model trained against pixel's
+frozen image encoder, `synthworld-cloud` (ULIP-like), a data source
+`synthworld` that generates the world's PNG/WAV/NPY/caption files, and the
+command `bridge synthworld train`.
 It is loaded through the entry-point group `bridge`, like any third-party plugin.
 """
 
@@ -14,10 +16,11 @@ from bridge import hookimpl
 
 @hookimpl
 def register_mcrs(register):
-    from bridge_synthworld.types import PIXEL_TYPE, WAVE_TYPE
+    from bridge_synthworld.types import CLOUD_TYPE, PIXEL_TYPE, WAVE_TYPE
 
     register(PIXEL_TYPE)
     register(WAVE_TYPE)
+    register(CLOUD_TYPE)
 
 
 @hookimpl

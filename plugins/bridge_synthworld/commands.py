@@ -1,9 +1,11 @@
 """``bridge synthworld ...``: command-line tools of the built-in synthetic world.
 
-``bridge synthworld train`` retrains the pixel and/or wave model, prints a
-table of their own retrieval quality and writes ``<name>.safetensors`` +
-``<name>.yaml`` (by default into the plugin's shipped ``weights/`` folder).
-The same command twice writes byte-identical files.
+``bridge synthworld train`` retrains the pixel, wave and/or cloud model,
+prints a table of their own retrieval quality and writes
+``<name>.safetensors`` + ``<name>.yaml`` (by default into the plugin's
+shipped ``weights/`` folder). The cloud model is trained against the
+``pixel.safetensors`` of that folder (the shipped one is copied there first
+when it has none). The same command twice writes byte-identical files.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:  # the models (and torch) load when the command runs, not when `bridge --help` lists it
+    from bridge_synthworld.cloud_training import CloudTrainResult
     from bridge_synthworld.training import TrainResult
+
+MODEL_CHOICES = {"pixel": ("pixel",), "wave": ("wave",), "cloud": ("cloud",), "both": ("pixel", "wave"),
+                 "all": ("pixel", "wave", "cloud")}
 
 
 def retrieval_table(results: list["TrainResult"]) -> Table:
@@ -60,17 +66,37 @@ def _report_rows(result: "TrainResult") -> list[tuple[str, str]]:
     return rows
 
 
+def cloud_table(result: "CloudTrainResult") -> Table:
+    """The cloud model's own quality: cloud<->image retrieval, zero-shot through pixel's text, chance, size, time."""
+    description = result.checkpoint.description
+    metrics = description["metrics"]
+    table = Table(title="synthworld-cloud on the eval split (relevant: same main concept)")
+    table.add_column("metric")
+    table.add_column("synthworld-cloud", justify="right")
+    if metrics:
+        table.add_row("eval scenes", str(metrics["eval_scenes"]))
+        for key in ("pointcloud_to_image", "image_to_pointcloud", "pointcloud_to_image_instance"):
+            for metric in ("R@1", "R@5", "mAP"):
+                table.add_row(f"{key.replace('_', ' ')} {metric}", f"{metrics[key][metric]:.3f}")
+        for k in ("top1", "top3", "top5"):
+            table.add_row(f"zero-shot via pixel text {k}", f"{metrics['zero_shot'][k]:.3f}")
+        table.add_row("chance R@1 / mAP", f"{metrics['chance']['R@1']:.3f} / {metrics['chance']['mAP']:.3f}")
+    table.add_row("parameters", f"{description['parameters']:,}")
+    table.add_row("seconds", f"{result.seconds:.0f}")
+    return table
+
+
 @click.group("synthworld")
 def synthworld_group() -> None:
     """Tools of the built-in synthetic audio-image-text world."""
 
 
 @synthworld_group.command("train")
-@click.option("--model", "which", type=click.Choice(["pixel", "wave", "both"]), default="both", show_default=True,
-              help="Which model to train.")
+@click.option("--model", "which", type=click.Choice(list(MODEL_CHOICES)), default="both", show_default=True,
+              help="Which model to train (both: pixel and wave; all: pixel, wave, then cloud against the new pixel).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation, shuffling and caption choice.")
 @click.option("--world-seed", type=int, default=0, show_default=True, help="Seed of the synthetic world.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Passes over the training scenes [default: 10].")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Passes over the training scenes [default: 10, cloud 12].")
 @click.option("--train-scenes", type=click.IntRange(min=1), default=None, help="Training scenes [default: 6144].")
 @click.option("--eval-scenes", type=click.IntRange(min=0), default=None, help="Eval scenes of the report, 0 to skip [default: 480].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -84,20 +110,27 @@ def train_command(
     eval_scenes: int | None,
     out: Path | None,
 ) -> None:
-    """Train the synthworld pixel (image-text) and/or wave (audio-text) model."""
+    """Train the synthworld pixel (image-text), wave (audio-text) and/or cloud (pointcloud-image) model."""
     from bridge.cli.progress import RichReporter
     from bridge_synthworld.mcrs import KINDS, WEIGHTS_DIR, write_checkpoint
     from bridge_synthworld.training import TrainConfig, train
 
     overrides = {"epochs": epochs, "train_scenes": train_scenes, "eval_scenes": eval_scenes}
-    config = TrainConfig(seed=seed, world_seed=world_seed, **{key: value for key, value in overrides.items() if value is not None})
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    config = TrainConfig(seed=seed, world_seed=world_seed, **chosen)
     folder = out if out is not None else WEIGHTS_DIR
     reporter = RichReporter()
     results = []
-    for name in ("pixel", "wave") if which == "both" else (which,):
+    for name in MODEL_CHOICES[which]:
+        if name == "cloud":
+            from bridge_synthworld.cloud_commands import train_cloud_into
+
+            Console().print(cloud_table(train_cloud_into(folder, seed, world_seed, chosen, reporter)))
+            continue
         result = train(KINDS[name], config, reporter=reporter)
         path = folder / f"{name}.safetensors"
         write_checkpoint(path, result.checkpoint.model, result.checkpoint.description)
         reporter.message(f"wrote {path} and {path.with_suffix('.yaml').name}")
         results.append(result)
-    Console().print(retrieval_table(results))
+    if results:
+        Console().print(retrieval_table(results))

@@ -1,7 +1,7 @@
-"""The synthetic world as real files: PNG images, WAV clips, captions.
+"""The synthetic world as real files: PNG images, WAV clips, NPY point clouds, captions.
 
 :func:`materialize` writes the files of a split once, under
-``root/<world key>/<split>/<modality>/<scene id>.png|wav`` (the world key is
+``root/<world key>/<split>/<modality>/<scene id>.png|wav|npy`` (the world key is
 the seed, with ``-<n>concepts`` appended for a non-default concept count),
 and returns :class:`bridge.sources.Item` s for them. Every file is written
 to a hidden temporary name and renamed into place, so an interrupted run
@@ -29,13 +29,14 @@ from PIL import Image
 
 from bridge import BridgeError, Item, ItemError
 from bridge.progress import Reporter
+from bridge_synthworld.cloud_files import encode_npy, is_complete_npy
 from bridge_synthworld.manifest import write_manifest
 from bridge_synthworld.world import AUDIO_SECONDS, CAPTION_STYLES, IMAGE_SIZE, SAMPLE_RATE, SPLITS, Scene, World
 
 GENERATOR_VERSION = 2
 """2: multi-object scenes (counts, near/far), absolute loudness, sidecar manifests."""
 DEFAULT_CONCEPTS = 48
-MODALITIES = ("image", "audio", "text", *(f"text:{style}" for style in CAPTION_STYLES))
+MODALITIES = ("image", "audio", "pointcloud", "text", *(f"text:{style}" for style in CAPTION_STYLES))
 
 # Deflate level of written PNGs. The images carry pixel noise, so deflate saves only ~28% of
 # their 12 KiB while costing most of the generation time; 0 stores them uncompressed.
@@ -173,7 +174,9 @@ def world_key(world: World) -> str:
 
 
 def _is_complete(path: Path, size: int, modality: str) -> bool:
-    """Whether a file already in place is whole (a WAV of the exact length, a PNG ending in IEND)."""
+    """Whether a file already in place is whole (a WAV of the exact length, a PNG ending in IEND, a full NPY)."""
+    if modality == "pointcloud":
+        return is_complete_npy(size)
     if modality == "audio":
         return size == _WAV_HEADER_BYTES + 2 * int(SAMPLE_RATE * AUDIO_SECONDS)
     if size < len(_PNG_END):
@@ -213,7 +216,8 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
     """The first ``count`` scenes of ``split`` as items of ``modality``, writing missing files.
 
     Args:
-        modality: "image" (PNG files), "audio" (WAV files), or "text" /
+        modality: "image" (PNG files), "audio" (WAV files), "pointcloud"
+            (NPY files of float32 ``(P, 3)``), or "text" /
             "text:neutral", "text:vision", "text:audio" (captions of that
             style, "text" meaning neutral; no files).
         root: cache root; files go under ``root/<world key>/<split>/<modality>/``.
@@ -236,13 +240,14 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
     _check_stamp(world, world_folder)
     folder = world_folder / split / modality
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".png" if modality == "image" else ".wav"
+    suffix = {"image": ".png", "audio": ".wav", "pointcloud": ".npy"}[modality]
     paths = [folder / f"{scene.id}{suffix}" for scene in scenes]
     sizes = _existing_sizes(folder)
     missing = [(scene, path) for scene, path in zip(scenes, paths)
                if path.name not in sizes or not _is_complete(path, sizes[path.name], modality)]
     layouts = _write_missing(world, missing, modality, split, progress) if missing else {}
-    write_manifest(world, scenes, modality, folder, layouts)
+    if modality != "pointcloud":
+        write_manifest(world, scenes, modality, folder, layouts)
     return [Item(id=s.id, value=str(p), is_file=True, label=names[s.main]) for s, p in zip(scenes, paths)]
 
 
@@ -253,6 +258,10 @@ def _write_missing(world: World, missing: list[tuple[Scene, Path]], modality: st
 
     def write_all(advance) -> None:
         for scene, path in missing:
+            if modality == "pointcloud":  # clouds have no layout manifest
+                _write_atomically(path, encode_npy(world.render_cloud(scene)))
+                advance()
+                continue
             media, layouts[scene.id] = world.render_with_layout(scene, modality)
             if modality == "image":
                 write_png(path, media)

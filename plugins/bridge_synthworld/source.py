@@ -22,7 +22,7 @@ from bridge_synthworld.files import materialize
 from bridge_synthworld.world import World
 
 Split = Literal["mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val"]
-SourceModality = Literal["image", "audio", "text", "text:neutral", "text:vision", "text:audio"]
+SourceModality = Literal["image", "audio", "pointcloud", "text", "text:neutral", "text:vision", "text:audio"]
 
 
 class SynthworldSourceOptions(BaseModel):
@@ -33,7 +33,8 @@ class SynthworldSourceOptions(BaseModel):
     split: Split = Field(description="Which split's scenes (splits never share a scene).")
     modality: SourceModality = Field(
         description=(
-            "`image` (64x64 PNG files), `audio` (1 s 16 kHz WAV files), or captions: `text` / `text:neutral` "
+            "`image` (64x64 PNG files), `audio` (1 s 16 kHz WAV files), `pointcloud` (NPY files of 1,024-2,048 "
+            "float32 (x, y, z) points), or captions: `text` / `text:neutral` "
             "(concept names only, for the overlap corpus), `text:vision`, `text:audio`."
         )
     )

@@ -1,4 +1,4 @@
-"""What the plugin registers: the two MCR types (their models load, with torch, only when used)."""
+"""What the plugin registers: the three MCR types (their models load, with torch, only when used)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ def _load_wave(options: SynthworldOptions):
     return load_mcr(WAVE, options)
 
 
+def _load_cloud(options: SynthworldOptions):
+    from bridge_synthworld.cloud_mcr import load_cloud_mcr
+
+    return load_cloud_mcr(options)
+
+
 PIXEL_TYPE = MCRType(
     name="synthworld-pixel",
     load=_load_pixel,
@@ -31,4 +37,11 @@ WAVE_TYPE = MCRType(
     options=SynthworldOptions,
     modalities=("audio", "text"),
     summary="Synthetic-world audio-text model (CLAP's role): log-mel conv net + trigram conv text, 96-d.",
+)
+CLOUD_TYPE = MCRType(
+    name="synthworld-cloud",
+    load=_load_cloud,
+    options=SynthworldOptions,
+    modalities=("pointcloud", "image"),
+    summary="Synthetic-world point-cloud-image model (ULIP's role): PointNet trained against pixel's frozen image encoder, 128-d.",
 )

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge import BridgeError
-from bridge_synthworld import captions, render_audio, render_image
+from bridge_synthworld import captions, render_audio, render_cloud, render_image
 from bridge_synthworld.captions import CAPTION_STYLES, LEXICON, Describable
 from bridge_synthworld.render_audio import AUDIO_SECONDS, SAMPLE_RATE, AcousticSignature, AudioLayout
+from bridge_synthworld.render_cloud import ShapeSignature
 from bridge_synthworld.render_image import IMAGE_SIZE, ImageLayout, VisualSignature
 from bridge_synthworld.scenes import Scene, SceneObject, draw_objects
 
 __all__ = [
     "AUDIO_SECONDS", "CAPTION_STYLES", "IMAGE_SIZE", "MAX_CONCEPTS", "SAMPLE_RATE",
-    "SPLITS", "AcousticSignature", "Concept", "Scene", "SceneObject", "VisualSignature", "World",
+    "SPLITS", "AcousticSignature", "Concept", "Scene", "SceneObject", "ShapeSignature", "VisualSignature", "World",
 ]
 
 SPLITS = ("mcr_train", "overlap", "image_memory", "audio_memory", "paired", "eval", "val")
@@ -116,6 +117,10 @@ class World:
         self._visuals = tuple(visuals)
         self._acoustics = tuple(acoustics)
         self._countable = np.array([not entry.mass for entry in LEXICON[:n_concepts]])
+        shape_rng = np.random.default_rng([seed, 505])  # a stream of its own: images, clips and captions are unchanged
+        self.shapes: tuple[ShapeSignature, ...] = tuple(
+            render_cloud.shape_signatures(shape_rng, latin_design(shape_rng, n_concepts)))
+        """Each concept's 3D shape signature, by concept index."""
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, n_concepts={len(self.concepts)})"
@@ -174,6 +179,15 @@ class World:
         if modality == "image":
             return render_image.render_scene_with_layout(scene.seed, scene.objects, self._visuals)
         return render_audio.render_scene_with_layout(scene.seed, scene.objects, self._acoustics)
+
+    def render_cloud(self, scene: Scene) -> np.ndarray:
+        """The scene's point cloud: float32 ``(P, 3)``, 1,024 <= P <= 2,048, shuffled.
+
+        It shows the main object and, in a scene of several, the second one smaller beside it
+        (a 3D scan centred on its main object); counts and distances are not drawn.
+        """
+        second = scene.objects[1].concept if len(scene.objects) > 1 else None
+        return render_cloud.render_scene(scene.seed, scene.main, second, self.shapes)
 
     def caption(self, scene: Scene, style: str) -> str:
         """A caption of the scene in ``style`` ("vision", "audio" or "neutral"); deterministic per (scene, style)."""

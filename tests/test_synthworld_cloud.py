@@ -27,7 +27,8 @@ from bridge_synthworld.source import SynthworldSourceOptions
 from bridge_synthworld.types import CLOUD_TYPE, PIXEL_TYPE
 from bridge_synthworld.world import World
 
-RENDERS_BEFORE_CLOUDS = "63db35a246568a02e22eb7741bb60e470d4125d71d6cc3cd19d6667a39f7ba44"
+RENDERS_BEFORE_CLOUDS = "26cffabbaf0b6875014c439ce649152349616c528ab437094d00c9c789ecf4c1"
+"""Images, clips and captions of the v2 world (generator version 2) computed from the code without point clouds."""
 """sha256 of the images, clips and captions below, computed with the code before point clouds existed (c26b471)."""
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the models (and torch) load when the command runs, not when
 
 
 def retrieval_table(results: list["TrainResult"]) -> Table:
-    """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, chance, size, time."""
+    """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, geometry, chance, size, time."""
     table = Table(title="own retrieval on the eval split (relevant: same main concept)")
     table.add_column("metric")
     for result in results:
@@ -50,6 +50,12 @@ def _report_rows(result: "TrainResult") -> list[tuple[str, str]]:
         for label, key in directions.items():
             rows += [(f"{label} {metric}", f"{metrics[key][metric]:.3f}") for metric in ("R@1", "R@5", "mAP")]
         rows.append(("zero-shot top-1", f"{metrics['zero_shot']['top1']:.3f}"))
+        geometry = metrics.get("geometry")
+        if geometry:
+            rows.append(("media/text centroid gap", f"{geometry['centroid_gap']:.3f}"))
+            rows.append(("matched cosine", f"{geometry['matched_cosine']:.3f}"))
+            cosines = geometry["mean_cosine"]
+            rows.append(("mean cosine media / text", f"{cosines[modality]:.3f} / {cosines['text']:.3f}"))
         rows.append(("chance R@1 / mAP", f"{metrics['chance']['R@1']:.3f} / {metrics['chance']['mAP']:.3f}"))
     rows.append(("parameters", f"{description['parameters']:,}"))
     rows.append(("seconds", f"{result.seconds:.0f}"))

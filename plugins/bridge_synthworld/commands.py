@@ -26,7 +26,7 @@ MODEL_CHOICES = {"pixel": ("pixel",), "wave": ("wave",), "cloud": ("cloud",), "b
 
 
 def retrieval_table(results: list["TrainResult"]) -> Table:
-    """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, chance, size, time."""
+    """One column per trained model; rows: own retrieval both ways, from neutral text, zero-shot, geometry, chance, size, time."""
     table = Table(title="own retrieval on the eval split (relevant: same main concept)")
     table.add_column("metric")
     for result in results:
@@ -60,6 +60,12 @@ def _report_rows(result: "TrainResult") -> list[tuple[str, str]]:
         rows.append(("zero-shot top-1", f"{metrics['zero_shot']['top1']:.3f}"))
         if "top1_single_object" in metrics["zero_shot"]:
             rows.append(("zero-shot top-1, one object", f"{metrics['zero_shot']['top1_single_object']:.3f}"))
+        geometry = metrics.get("geometry")
+        if geometry:
+            rows.append(("media/text centroid gap", f"{geometry['centroid_gap']:.3f}"))
+            rows.append(("matched cosine", f"{geometry['matched_cosine']:.3f}"))
+            cosines = geometry["mean_cosine"]
+            rows.append(("mean cosine media / text", f"{cosines[modality]:.3f} / {cosines['text']:.3f}"))
         rows.append(("chance R@1 / mAP", f"{metrics['chance']['R@1']:.3f} / {metrics['chance']['mAP']:.3f}"))
     rows.append(("parameters", f"{description['parameters']:,}"))
     rows.append(("seconds", f"{result.seconds:.0f}"))

@@ -15,6 +15,7 @@ through the weights' YAML file.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,10 +33,28 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PIXEL_IMAGE_HEAD_BIAS = 2.0
+PIXEL_TEXT_HEAD_BIAS = 2.0
+WAVE_AUDIO_HEAD_BIAS = 3.5
+WAVE_TEXT_HEAD_BIAS = 3.5
+"""Default std of each encoder's output-layer bias at initialisation (chosen with the geometry report; docs/synthworld.md)."""
+
+
+def _head_bias_field(default: float) -> Any:
+    return Field(
+        default,
+        ge=0,
+        description="Std of the normal initialisation of the output layer's bias (0: PyTorch's default). "
+        "A large non-zero bias puts the encoder's embeddings in a narrow cone of its own at initialisation "
+        "(the cone effect of Liang et al. 2022), so the modalities start apart.",
+    )
+
+
 class ImageEncoderConfig(_Config):
     """A stack of stride-2 conv blocks, global average pooling, a linear head."""
 
     channels: tuple[int, ...] = Field((16, 32, 64, 128), description="Output channels of each stride-2 3x3 conv block.")
+    head_bias_std: float = _head_bias_field(PIXEL_IMAGE_HEAD_BIAS)
 
 
 class AudioEncoderConfig(_Config):
@@ -47,6 +66,7 @@ class AudioEncoderConfig(_Config):
     f_min: float = Field(40.0, description="Lowest mel band edge in Hz.")
     f_max: float = Field(8000.0, description="Highest mel band edge in Hz.")
     channels: tuple[int, ...] = Field((16, 32, 64, 128), description="Output channels of each stride-2 3x3 conv block.")
+    head_bias_std: float = _head_bias_field(WAVE_AUDIO_HEAD_BIAS)
 
 
 class WordTextConfig(_Config):
@@ -56,6 +76,7 @@ class WordTextConfig(_Config):
     layers: int = Field(1, description="Transformer encoder layers.")
     heads: int = Field(4, description="Attention heads.")
     max_words: int = Field(16, description="Captions are cut to this many words.")
+    head_bias_std: float = _head_bias_field(PIXEL_TEXT_HEAD_BIAS)
 
 
 class TrigramTextConfig(_Config):
@@ -65,6 +86,7 @@ class TrigramTextConfig(_Config):
     width: int = Field(96, description="Trigram embedding / conv width.")
     max_words: int = Field(16, description="Captions are cut to this many words.")
     max_trigrams: int = Field(12, description="Trigrams kept per word.")
+    head_bias_std: float = _head_bias_field(WAVE_TEXT_HEAD_BIAS)
 
 
 class PixelArchitecture(_Config):
@@ -81,6 +103,14 @@ class WaveArchitecture(_Config):
     dim: int = Field(96, description="Joint embedding dimension.")
     audio: AudioEncoderConfig = Field(default_factory=AudioEncoderConfig, description="Audio encoder.")
     text: TrigramTextConfig = Field(default_factory=TrigramTextConfig, description="Text encoder.")
+
+
+def _head(in_features: int, dim: int, bias_std: float) -> nn.Linear:
+    """The linear output layer ``(B, in_features) -> (B, dim)``; its bias drawn from N(0, bias_std^2) when > 0."""
+    head = nn.Linear(in_features, dim)
+    if bias_std > 0:
+        nn.init.normal_(head.bias, std=bias_std)
+    return head
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -106,7 +136,7 @@ class ImageEncoder(nn.Module):
     def __init__(self, config: ImageEncoderConfig, dim: int):
         super().__init__()
         self.trunk = _conv_trunk(3, config.channels)
-        self.head = nn.Linear(config.channels[-1], dim)
+        self.head = _head(config.channels[-1], dim, config.head_bias_std)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.trunk((images - 0.5) / 0.25)
@@ -166,7 +196,7 @@ class AudioEncoder(nn.Module):
         self.frontend = LogMel(config)
         self.input_norm = nn.BatchNorm2d(1)
         self.trunk = _conv_trunk(1, config.channels)
-        self.head = nn.Linear(config.channels[-1], dim)
+        self.head = _head(config.channels[-1], dim, config.head_bias_std)
 
     def from_features(self, log_mel: torch.Tensor) -> torch.Tensor:
         features = self.trunk(self.input_norm(log_mel.unsqueeze(1)))
@@ -198,7 +228,7 @@ class WordTransformerText(nn.Module):
         )
         self.transformer = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.width)
-        self.head = nn.Linear(config.width, dim)
+        self.head = _head(config.width, dim, config.head_bias_std)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         mask = _always_one_token(ids != 0)
@@ -223,7 +253,7 @@ class TrigramConvText(nn.Module):
         self.positions = nn.Parameter(torch.randn(config.max_words, config.width) * 0.02)
         self.convs = nn.ModuleList(nn.Conv1d(config.width, config.width, 3, padding=1) for _ in range(2))
         self.norm = nn.LayerNorm(config.width)
-        self.head = nn.Linear(config.width, dim)
+        self.head = _head(config.width, dim, config.head_bias_std)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         counts = (ids != 0).sum(dim=2, keepdim=True)

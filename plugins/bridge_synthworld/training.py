@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.evaluation.geometry import pair_report
 from bridge.evaluation.metrics import (
     chance_retrieval_metrics,
     relevance_matrix,
@@ -67,6 +68,12 @@ class TrainConfig(BaseModel):
         0.3, ge=0, le=1, description="Chance that a pair uses the neutral caption instead of the styled one."
     )
     initial_temperature: float = Field(0.07, gt=0, description="Initial InfoNCE temperature (learned from there).")
+    temperature_learning_rate: float = Field(
+        0.1,
+        gt=0,
+        description="Peak learning rate of the log inverse temperature (same warm-up and decay, no weight decay). "
+        "Fast, so that the logit scale reaches its cap of 100 early, as in CLIP, and the encoders keep their cones.",
+    )
     eval_scenes: int = Field(480, ge=0, description="Scenes of split `eval` for the own-retrieval report (0: skip).")
 
 
@@ -193,11 +200,12 @@ def _same_rows(ids: torch.Tensor) -> torch.Tensor:
     return (flat[:, None, :] == flat[None, :, :]).all(dim=2)
 
 
-def _learning_rate(step: int, total: int, config: TrainConfig) -> float:
+def _schedule(step: int, total: int, config: TrainConfig) -> float:
+    """The fraction of each peak learning rate at ``step`` of ``total``: linear warm-up, then cosine decay."""
     if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
+        return (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
-    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _fit(
@@ -213,7 +221,14 @@ def _fit(
     generator = torch.Generator().manual_seed(config.seed)
     steps_per_epoch = max(1, len(media) // config.batch_size)
     total = steps_per_epoch * config.epochs if config.max_steps is None else min(config.max_steps, steps_per_epoch * config.epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    encoders = [parameter for name, parameter in model.named_parameters() if name != "log_temperature"]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": encoders, "weight_decay": config.weight_decay, "peak": config.learning_rate},
+            {"params": [model.log_temperature], "weight_decay": 0.0, "peak": config.temperature_learning_rate},
+        ],
+        lr=config.learning_rate,
+    )
     model.train()
     step = 0
     with reporter.task(f"training {kind.id}", total=total) as task:
@@ -227,7 +242,7 @@ def _fit(
                 mask = use_neutral.view(-1, *([1] * (styled.dim() - 1)))
                 ids = torch.where(mask, neutral[rows], styled[rows])
                 for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(step, total, config)
+                    group["lr"] = group["peak"] * _schedule(step, total, config)
                 batch = media[rows]
                 if config.augment_images and kind.modality == "image":
                     batch = augment_images(batch, generator)
@@ -260,12 +275,15 @@ def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -
     neutral captions, and classified zero-shot against one templated caption
     per concept name. Scenes hold several objects, so media are also matched
     to their own scene's caption (relevance: same scene), and zero-shot
-    accuracy is also given on the single-object scenes.
+    accuracy is also given on the single-object scenes. The geometry of the
+    media and their styled captions (:func:`bridge.evaluation.geometry.pair_report`)
+    is measured on the same scenes.
 
     Returns:
         ``{"eval_scenes", "<m>_to_text", "text_to_<m>", "neutral_text_to_<m>", "<m>_to_text_scene":
         {"R@1", "R@5", "mAP"}, "zero_shot": {"template", "top1", "top5", "top1_single_object"},
-        "chance": {"R@1", "R@5", "mAP", "zero_shot_top1", "scene_R@1"}}``.
+        "chance": {"R@1", "R@5", "mAP", "zero_shot_top1", "scene_R@1"},
+        "geometry": {"centroid_gap", "matched_cosine", "mean_cosine": {"<m>", "text"}}}``.
     """
     kind = mcr.kind
     scenes = world.scenes("eval", eval_scenes)
@@ -296,6 +314,18 @@ def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -
         },
         "chance": {**_rounded(chance_retrieval_metrics(relevant)), "zero_shot_top1": round(1.0 / len(world.concepts), 4),
                    "scene_R@1": round(1.0 / max(1, len(scenes)), 4)},
+        "geometry": _rounded_geometry(media, texts, kind.modality, [scene.id for scene in scenes]),
+    }
+
+
+def _rounded_geometry(media: torch.Tensor, texts: torch.Tensor, modality: str, ids: list[str]) -> dict:
+    """The geometry report of ``(N, D)`` media and their ``(N, D)`` captions (row i of each is scene ``ids[i]``)."""
+    report = pair_report({modality: media, "text": texts}, {modality: ids, "text": ids})
+    geometry = next(iter(report.values()))
+    return {
+        "centroid_gap": round(geometry["centroid_gap"], 4),
+        "matched_cosine": round(geometry["matched_cosine"], 4),
+        "mean_cosine": {name: round(value, 4) for name, value in geometry["mean_cosine"].items()},
     }
 
 

@@ -239,9 +239,12 @@ def test_training_is_deterministic_for_a_seed(kind, tmp_path):
 
 
 def test_a_few_training_steps_fit_a_small_set_of_pairs():
-    """20 steps on 16 pairs must make the wave model rank most clips' own captions first (chance: 1/16)."""
+    """40 steps on 16 pairs must make the wave model rank most clips' own captions first (chance: 1/16).
+
+    (20 steps were enough before the output layers started in a cone of their own; 40 reach 16/16.)
+    """
     config = TrainConfig(
-        train_scenes=16, batch_size=16, max_steps=20, epochs=100, warmup_steps=1, eval_scenes=0, learning_rate=3e-3
+        train_scenes=16, batch_size=16, max_steps=40, epochs=100, warmup_steps=1, eval_scenes=0, learning_rate=3e-3
     )
     mcr = SynthworldMCR(train(WAVE, config).checkpoint)
     world = World(seed=0)

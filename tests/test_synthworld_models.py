@@ -241,7 +241,8 @@ def test_training_is_deterministic_for_a_seed(kind, tmp_path):
 def test_a_few_training_steps_fit_a_small_set_of_pairs():
     """40 steps on 16 pairs must make the wave model rank most clips' own captions first (chance: 1/16).
 
-    v1 needed 20 steps; v2 captions name up to three objects with counts and distances.
+    v1 needed 20 steps; v2 captions name up to three objects with counts and distances, and the
+    output layers start in a cone of their own.
     """
     config = TrainConfig(
         train_scenes=16, batch_size=16, max_steps=40, epochs=100, warmup_steps=1, eval_scenes=0, learning_rate=3e-3

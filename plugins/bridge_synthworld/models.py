@@ -8,7 +8,9 @@
 
 Each model is a :class:`ContrastiveModel`: one encoder per modality in an
 ``nn.ModuleDict`` plus a learnable temperature; every output row is
-L2-normalised. The architectures are pydantic models so they round-trip
+L2-normalised. Each encoder's output layer starts with a large random bias
+(``head_bias_std``), so each modality starts in a narrow cone of its own and
+training keeps a CLIP-like modality gap (docs/synthworld.md). The architectures are pydantic models so they round-trip
 through the weights' YAML file.
 """
 

@@ -19,10 +19,11 @@ from bridge_synthworld.world import World
 
 SCENES = 160
 KINDS = {"pixel": PIXEL, "wave": WAVE}
-MIN_OWN_R1 = {"pixel": 0.75, "wave": 0.95}
-"""Own R@1 (media->text and text->media, 240 eval scenes; measured 0.84 / 0.88 and 0.98 / 0.98) a regression falls below."""
-MIN_ZERO_SHOT = {"pixel": 0.6, "wave": 0.93}
-"""Zero-shot top-1 over 48 concepts (measured 0.70 and 0.97)."""
+MIN_OWN_R1 = {"pixel": 0.6, "wave": 0.8}
+"""Own R@1 (media->text and text->media, 240 eval scenes of the v2 world; measured 0.70 / 0.68 and 0.88 / 0.90)
+a regression falls below."""
+MIN_ZERO_SHOT = {"pixel": 0.25, "wave": 0.6}
+"""Zero-shot top-1 over 48 concepts, main concept of scenes with up to 3 objects (measured 0.31 and 0.67)."""
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +54,10 @@ def test_shipped_model_has_a_modality_gap_and_a_narrow_cone_per_modality(shipped
     assert report["matched_cosine"] >= 0.2, report
 
 
-def test_wave_matched_pair_cosine_is_in_clips_range(world):
-    report = held_out_geometry(SynthworldMCR(read_checkpoint(WAVE, shipped_weights(WAVE))), world)
-    assert 0.2 <= report["matched_cosine"] <= 0.45, report
-
-
-@pytest.mark.xfail(strict=True, reason="open: pixel's matched cosine is ~0.6; the settings that bring it to <= 0.45 "
-                   "cost pixel another 20-30 points of own R@1 (docs/synthworld.md)")
-def test_pixel_matched_pair_cosine_is_in_clips_range(world):
-    report = held_out_geometry(SynthworldMCR(read_checkpoint(PIXEL, shipped_weights(PIXEL))), world)
+@pytest.mark.xfail(strict=True, reason="open: on the v2 world the shipped settings give matched cosine 0.72 (pixel) "
+                   "and 0.67 (wave); lower costs own retrieval (docs/synthworld.md)")
+def test_matched_pair_cosine_is_in_clips_range(shipped, world):
+    report = held_out_geometry(shipped, world)
     assert 0.2 <= report["matched_cosine"] <= 0.45, report
 
 

@@ -36,16 +36,20 @@ def result(tmp_path_factory):
 
 
 def test_bridge_beats_chance_and_an_untrained_projector_by_wide_margins(result):
-    """Margins for the CLIP-like models (modality gap ~0.8-1.1): here C-MCR has mAP ~0.22 / 0.22, R@1 ~0.19 / 0.17,
-    the paired reference mAP ~0.51 / 0.48. (The gap-free models before them gave C-MCR mAP ~0.86; the old margins,
-    10x chance, untrained + 0.4, R@1 > 0.6, 0.7 x the paired reference, encoded those numbers.)"""
+    """Margins for the v2 world and its CLIP-like models (scenes of up to 3 objects; a modality gap of 0.66-0.73).
+
+    This reduced run measured C-MCR mAP 0.128 / 0.129 and R@1 0.176 / 0.163, the untrained projector mAP
+    0.036 / 0.041, the paired reference (1,200 pairs) mAP 0.185 / 0.184; chance mAP 0.027. (v1's gap-free models
+    gave C-MCR mAP ~0.86; the old margins, 10x chance, untrained + 0.4, R@1 > 0.6, 0.7 x the paired reference,
+    encoded those numbers.)
+    """
     task = result.metrics["retrieval"]["audio-image"]
     for direction in ("audio→image", "image→audio"):
         cmcr, chance, untrained, oracle = (task[s][direction] for s in ("C-MCR", "chance", "untrained", "paired reference"))
-        assert cmcr["mAP"] > 5 * chance["mAP"], direction          # chance mAP ≈ 0.03 over 48 concepts
-        assert cmcr["mAP"] > untrained["mAP"] + 0.1, direction
+        assert cmcr["mAP"] > 3.5 * chance["mAP"], direction        # chance mAP ≈ 0.03 over 48 concepts
+        assert cmcr["mAP"] > untrained["mAP"] + 0.06, direction
         assert cmcr["R@1"] > 5 * chance["R@1"], direction
-        assert cmcr["mAP"] > 0.3 * oracle["mAP"], direction
+        assert cmcr["mAP"] > 0.5 * oracle["mAP"], direction
 
 
 def test_the_instance_task_ranks_scenes_by_id_where_a_text_pivot_cannot(result):
@@ -60,8 +64,10 @@ def test_the_instance_task_ranks_scenes_by_id_where_a_text_pivot_cannot(result):
             task[s][direction] for s in ("chance", "untrained", "text_pivot", "C-MCR", "paired reference"))
         assert chance["R@1"] == pytest.approx(1 / 960, abs=1e-4), direction     # one relevant image among 960
         assert untrained["R@1"] < 5 * chance["R@1"] and untrained["mAP"] < 0.02, direction
-        assert oracle["R@1"] > 2 * pivot["R@1"] and oracle["mAP"] > pivot["mAP"] + 0.1, direction
-        assert cmcr["mAP"] > pivot["mAP"], direction
+        # measured: paired reference R@1 0.071 / 0.049, mAP 0.171 / 0.139; pivot 0.021 / 0.019, 0.071 / 0.061;
+        # C-MCR mAP 0.101 / 0.096
+        assert oracle["R@1"] > 2 * pivot["R@1"] and oracle["mAP"] > pivot["mAP"] + 0.05, direction
+        assert cmcr["mAP"] > pivot["mAP"] + 0.02, direction
     assert result.metrics["retrieval"]["audio-image"]["chance"]["audio→image"]["R@1"] > 0.02  # the class task is kept
 
 

@@ -203,12 +203,14 @@ def test_two_shards_then_extract_encodes_nothing(tmp_path):
     rank0, rank1 = FakeMCR(), FakeMCR()
     count0 = extract_shard(rank0, "text", items, tmp_path, rank=0, world_size=2)
     count1 = extract_shard(rank1, "text", items, tmp_path, rank=1, world_size=2)
-    assert count0 > 0 and count1 > 0 and count0 + count1 == 30
+    assert count0.encoded > 0 and count1.encoded > 0 and count0.encoded + count1.encoded == 30
+    assert (count0.cached, count0.missing) == (0, 30)
     assert not set(rank0.encoded_inputs) & set(rank1.encoded_inputs)
     parts = store_for(rank0, "text", tmp_path).complete_parts()
     assert {part.split("-")[1] for part in parts} == {"0", "1"}
 
-    assert extract_shard(FakeMCR(), "text", items, tmp_path, rank=0, world_size=2) == 0
+    again = extract_shard(FakeMCR(), "text", items, tmp_path, rank=0, world_size=2)
+    assert (again.encoded, again.cached, again.missing) == (0, 30, 0)
     final_model = FakeMCR()
     features = extract(final_model, "text", items, tmp_path)
     assert final_model.batches == [] and (features.encoded, features.cached) == (0, 30)

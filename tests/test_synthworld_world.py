@@ -353,3 +353,19 @@ def test_concepts_are_learnable_from_raw_features(world):
           f"chance {chance:.3f}")
     assert image_accuracy > 3 * chance
     assert audio_accuracy > 3 * chance
+
+
+def test_two_processes_generating_one_split_at_once_both_succeed(tmp_path):
+    """Ranks of `bridge extract` under torchrun list and write the same world folder at the same time."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from bridge_synthworld.world import World; "
+              "from bridge_synthworld.files import materialize; "
+              "items = materialize(World(seed=0), 'eval', 400, sys.argv[1], Path(sys.argv[2])); print(len(items))")
+    for modality in ("audio", "image"):
+        runs = [subprocess.Popen([sys.executable, "-c", script, modality, str(tmp_path)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        results = [run.communicate(timeout=300) + (run.returncode,) for run in runs]
+        assert all(code == 0 and out.strip() == "400" for out, err, code in results), results
+    assert not list(tmp_path.rglob("*.partial"))

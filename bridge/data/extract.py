@@ -339,7 +339,7 @@ def extract_shard(
     workers: int | None = None,
     worker_kind: str = "threads",
     decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
-) -> int:
+) -> "ShardCounts":
     """Encode this rank's share of the uncached ``items`` into ``cache_dir``.
 
     A content belongs to rank ``shard_of(key, world_size)``, which does not
@@ -350,7 +350,7 @@ def extract_shard(
     other arguments are :func:`extract`'s.
 
     Returns:
-        How many distinct contents this call encoded.
+        The distinct contents this call encoded, and what it found cached and missing when it started.
 
     Raises:
         ItemError: an item of this rank's share cannot be decoded (or any
@@ -364,8 +364,8 @@ def extract_shard(
     plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
     share = [(key, item) for key, item in plan.misses if shard_of(key, world_size) == rank]
     if not share:
-        return 0
-    encoded, _ = _encode_misses(
+        return ShardCounts(0, plan.cached, len(plan.misses), len(plan.failures))
+    encoded, failed = _encode_misses(
         mcr,
         modality,
         store,
@@ -377,4 +377,15 @@ def extract_shard(
         reporter=reporter,
         description=description or f"encode {modality} with {mcr.id} (rank {rank}/{world_size})",
     )
-    return encoded
+    return ShardCounts(encoded, plan.cached, len(plan.misses), len(plan.failures) + len(failed))
+
+
+@dataclass(frozen=True)
+class ShardCounts:
+    """What one :func:`extract_shard` call did: distinct contents it ``encoded``, found ``cached`` and
+    ``missing`` (every rank's share) when it started, and items ``skipped`` (unreadable, or its share's undecodable)."""
+
+    encoded: int
+    cached: int
+    missing: int
+    skipped: int

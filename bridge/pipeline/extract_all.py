@@ -4,9 +4,10 @@ Run plainly it is one process. Under ``torchrun`` (or any launcher that sets
 ranks) the command line passes a :class:`DistributedContext`; each rank then
 encodes a disjoint share of every source's missing contents
 (:func:`bridge.data.extract.extract_shard`, shares by content key) on its own
-device and writes its own cache parts, all ranks meet at a barrier, and rank 0
-assembles every source from the cache (:func:`bridge.data.extract.extract`,
-which then encodes nothing) and reports the counts. Parts are written
+device and writes its own cache parts, all ranks meet at a barrier (summing
+what each encoded), and rank 0 reports the counts; every later reader
+(``connect``, a one-process rerun) assembles the sources from the cache and
+encodes nothing. Parts are written
 atomically, so a killed run resumes where its ranks stopped; the cached
 content does not depend on the number of ranks.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from bridge.core.registry import Registry
 from bridge.core.yaml_io import shown
-from bridge.data.extract import SkippedItem, extract_shard
+from bridge.data.extract import ShardCounts, SkippedItem, extract_shard
 from bridge.data.sources import Item, source_key
 from bridge.errors import BridgeError, MissingInputs
 from bridge.pipeline.geometry import geometry_sources
@@ -172,14 +173,14 @@ def _items(session: Session, job: Job) -> list[Item]:
     return [Item(id=str(index), value=text, is_file=False) for index, text in enumerate(job.texts)]
 
 
-def _encode_share(session: Session, jobs: list[Job], context: DistributedContext) -> list[int]:
-    """This rank's share of every job: the distinct contents it encoded, per job."""
+def _encode_share(session: Session, jobs: list[Job], items: list[list[Item]], context: DistributedContext) -> list[ShardCounts]:
+    """This rank's share of every job: what it encoded, and what it found cached and missing, per job."""
     provider = session.provider
     done = []
-    for job in jobs:
+    for job, job_items in zip(jobs, items):
         mcr = session.mcrs[job.member]
         done.append(extract_shard(
-            mcr, job.modality, _items(session, job), provider.context.cache_dir, rank=context.rank, world_size=context.world_size,
+            mcr, job.modality, job_items, provider.context.cache_dir, rank=context.rank, world_size=context.world_size,
             skip_bad_items=provider.skip_bad_items, reporter=provider.reporter,
             description=f"encode {job.name} ({job.modality}, {mcr.id}) rank {context.rank}/{context.world_size}",
             workers=provider.decoding.workers, worker_kind=provider.decoding.worker_kind, decode_timeout_s=provider.decoding.decode_timeout_s,
@@ -187,15 +188,22 @@ def _encode_share(session: Session, jobs: list[Job], context: DistributedContext
     return done
 
 
-def _finalise(session: Session, jobs: list[Job], shard_encoded: list[int]) -> list[JobCount]:
-    """Assemble every job from the cache (encoding what is still missing) and count it."""
+def _finalise(session: Session, jobs: list[Job], items: list[list[Item]]) -> list[JobCount]:
+    """One process: assemble every job through the cache (encoding what is missing) and count it."""
     counts = []
-    for job, earlier in zip(jobs, shard_encoded):
-        items = _items(session, job)
-        features = session.provider.features_of_items(job.member, job.modality, items, source_key(job.spec) if job.spec is not None else None)
-        counts.append(JobCount(job.name, job.member, job.modality, len(items), earlier + features.encoded,
-                               max(0, features.cached - earlier), len(features.skipped)))
+    for job, job_items in zip(jobs, items):
+        features = session.provider.features_of_items(job.member, job.modality, job_items,
+                                                      source_key(job.spec) if job.spec is not None else None)
+        counts.append(JobCount(job.name, job.member, job.modality, len(job_items), features.encoded, features.cached,
+                               len(features.skipped)))
     return counts
+
+
+def _shard_totals(jobs: list[Job], items: list[list[Item]], mine: list[ShardCounts], encoded: list[int],
+                  skipped: list[int]) -> list[JobCount]:
+    """Several ranks: every job counted from the ranks' summed encodings (rank 0 hashes nothing twice)."""
+    return [JobCount(job.name, job.member, job.modality, len(job_items), total, counts.cached, lost)
+            for job, job_items, counts, total, lost in zip(jobs, items, mine, encoded, skipped)]
 
 
 class _Group:
@@ -269,15 +277,17 @@ def extract_recipe_sources(
     check_evaluation_modalities(session)
     check_prompts(session)
     jobs = recipe_jobs(session)
-    shard_encoded = [0] * len(jobs)
-    if context.distributed:
-        group = _Group(context, session.device)
-        try:
-            shard_encoded = group.sum(_encode_share(session, jobs, context))
-        finally:
-            group.close()
-        if not context.main:
-            return ExtractResult([], session.provider.context.cache_dir, session.device, context, time.perf_counter() - started)
-    counts = _finalise(session, jobs, shard_encoded)
-    return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started,
-                         list(session.provider.skipped))
+    items = [_items(session, job) for job in jobs]
+    if not context.distributed:
+        counts = _finalise(session, jobs, items)
+        return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started,
+                             list(session.provider.skipped))
+    group = _Group(context, session.device)
+    try:
+        mine = _encode_share(session, jobs, items, context)
+        encoded = group.sum([counts.encoded for counts in mine])
+        skipped = group.sum([counts.skipped for counts in mine])
+    finally:
+        group.close()
+    counts = _shard_totals(jobs, items, mine, encoded, skipped) if context.main else []
+    return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started)

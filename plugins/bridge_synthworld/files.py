@@ -187,8 +187,19 @@ def _is_complete(path: Path, size: int, modality: str) -> bool:
 
 
 def _existing_sizes(folder: Path) -> dict[str, int]:
+    """Size of every finished file in ``folder``; another process's hidden ``.partial`` files are skipped, and
+    a file renamed away between listing and ``stat`` (several processes generating one world) is left out."""
+    sizes = {}
     with os.scandir(folder) as entries:
-        return {entry.name: entry.stat().st_size for entry in entries if entry.is_file()}
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file():
+                    sizes[entry.name] = entry.stat().st_size
+            except FileNotFoundError:
+                continue
+    return sizes
 
 
 def _check_stamp(world: World, folder: Path) -> None:

@@ -31,14 +31,12 @@ from bridge import MCR, BridgeError, ItemError, Modality
 from bridge.core.validation import format_error
 from bridge_synthworld.cloud_files import cloud_array, read_cloud
 from bridge_synthworld.cloud_model import CloudArchitecture, build_cloud, cloud_batch, cloud_input
-from bridge_synthworld.files import read_png
 from bridge_synthworld.mcrs import (
     PIXEL,
     WEIGHTS_DIR,
     Checkpoint,
     description_path,
-    image_batch,
-    image_input,
+    SynthworldMCR,
     read_checkpoint,
     state_mismatch,
 )
@@ -138,6 +136,8 @@ class CloudMCR(MCR):
         self.dim = checkpoint.architecture.dim
         self.fingerprint = checkpoint.fingerprint
         self.points = checkpoint.architecture.pointcloud.points
+        self.pixel = SynthworldMCR(checkpoint.pixel, device)
+        """Images go through the pixel model itself (prepared, batched and embedded exactly as pixel does)."""
         self.to(device)
 
     def batch_size(self, modality: Modality) -> int:
@@ -152,26 +152,21 @@ class CloudMCR(MCR):
         """
         self.check_modality(modality)
         if modality == "image":
-            if isinstance(item, np.ndarray):
-                return image_input(item, "<image array>")
-            if isinstance(item, (str, Path)):
-                return image_input(read_png(Path(item)), str(item))
-        elif isinstance(item, np.ndarray):
+            return self.pixel.prepare("image", item)
+        if isinstance(item, np.ndarray):
             return cloud_input(cloud_array(item, "<pointcloud array>"), "<pointcloud array>", self.points)
-        elif isinstance(item, (str, Path)):
+        if isinstance(item, (str, Path)):
             return cloud_input(read_cloud(Path(item)), str(item), self.points)
         raise ItemError(repr(item)[:60], f"expected a file path or a decoded {modality} array")
 
     def encode(self, modality: Modality, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Embed prepared inputs: float32 ``(N, dim)`` on :attr:`device`, rows L2-normalised."""
         self.check_modality(modality)
+        if modality == "image":
+            return self.pixel.encode("image", inputs)
+        model = self.checkpoint.model
+        model.eval()
         with torch.no_grad():
-            if modality == "image":
-                model = self.checkpoint.pixel.model
-                model.eval()
-                return model.embed("image", image_batch(inputs).to(self.device)).float()
-            model = self.checkpoint.model
-            model.eval()
             return model.embed("pointcloud", cloud_batch(inputs).to(self.device)).float()
 
     def to(self, device: str | torch.device) -> "CloudMCR":
@@ -183,9 +178,9 @@ class CloudMCR(MCR):
         try:
             target = torch.device(device)
             self.checkpoint.model.to(target)
-            self.checkpoint.pixel.model.to(target)
         except (RuntimeError, AssertionError) as error:  # torch raises AssertionError when built without CUDA
             raise BridgeError(f"{self.id}: cannot use device {str(device)!r} ({error})") from error
+        self.pixel.to(target)
         self.device = target
         return self
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bridge import BridgeError
 from bridge.evaluation.metrics import (
@@ -32,25 +32,14 @@ from bridge_synthworld.cloud_mcr import CLOUD_ID, CloudCheckpoint, CloudMCR, pix
 from bridge_synthworld.cloud_model import CloudArchitecture, build_cloud, canonical_frame, sample_points
 from bridge_synthworld.mcrs import PIXEL, SynthworldMCR, read_checkpoint
 from bridge_synthworld.models import count_parameters
-from bridge_synthworld.training import ENCODE_CHUNK, info_nce, zero_shot_prompts
+from bridge_synthworld.training import ENCODE_CHUNK, TrainingSchedule, info_nce, zero_shot_prompts
 from bridge_synthworld.world import Scene, World
 
 
-class CloudTrainConfig(BaseModel):
+class CloudTrainConfig(TrainingSchedule):
     """How ``synthworld-cloud`` is trained and evaluated."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    world_seed: int = Field(0, description="Seed of the synthetic world.")
-    n_concepts: int = Field(48, gt=1, description="Number of concepts in the world.")
-    seed: int = Field(0, description="Seed of initialisation, shuffling and point subsets.")
-    train_scenes: int = Field(6144, gt=0, description="Scenes of split `mcr_train` to train on.")
     epochs: int = Field(12, gt=0, description="Passes over the training scenes.")
-    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (default: all epochs).")
-    batch_size: int = Field(128, gt=1, description="Pairs per InfoNCE batch.")
-    learning_rate: float = Field(2e-3, gt=0, description="Peak AdamW learning rate (linear warm-up, cosine decay).")
-    warmup_steps: int = Field(40, ge=0, description="Linear learning-rate warm-up steps.")
-    weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay.")
     stored_points: int = Field(1024, gt=0, description="Points kept per training cloud; each step samples from them.")
     flip_probability: float = Field(0.15, ge=0, le=1, description="Chance of flipping each canonical axis per step.")
     initial_temperature: float = Field(0.07, gt=0, description="Initial InfoNCE temperature (learned from there).")

@@ -46,14 +46,14 @@ PCM_SCALE = 32767.0
 """Full scale of 16-bit PCM as ``files.read_wav`` decodes it."""
 
 
-class TrainConfig(BaseModel):
-    """How one synthworld model is trained and evaluated."""
+class TrainingSchedule(BaseModel):
+    """The world and the optimisation schedule every synthworld model is trained with (pixel, wave, cloud)."""
 
     model_config = ConfigDict(extra="forbid")
 
     world_seed: int = Field(0, description="Seed of the synthetic world (concepts, renderers, splits).")
     n_concepts: int = Field(48, gt=1, description="Number of concepts in the world.")
-    seed: int = Field(0, description="Seed of initialisation, shuffling and caption choice.")
+    seed: int = Field(0, description="Seed of initialisation, shuffling and sampling (captions, point subsets).")
     train_scenes: int = Field(6144, gt=0, description="Scenes of split `mcr_train` to train on.")
     epochs: int = Field(10, gt=0, description="Passes over the training scenes.")
     max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps (default: all epochs).")
@@ -61,6 +61,11 @@ class TrainConfig(BaseModel):
     learning_rate: float = Field(2e-3, gt=0, description="Peak AdamW learning rate (linear warm-up, cosine decay).")
     warmup_steps: int = Field(40, ge=0, description="Linear learning-rate warm-up steps.")
     weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay.")
+
+
+class TrainConfig(TrainingSchedule):
+    """How the pixel or wave model is trained and evaluated."""
+
     augment_images: bool = Field(
         True, description="Randomly flip and quarter-turn training images (pixel only; captions name no sides)."
     )

@@ -62,6 +62,14 @@ class Settings:
     seed: int
     inputs_folder: str | None = None
     """Folder of ``queries.npy`` and ``memory.npy`` (``--inputs files``), or None: tensors in RAM."""
+    device: str = "cpu"
+    """Torch device of the run; on CUDA, Q, M and the output live in GPU memory."""
+    tf32: bool = False
+    """Let CUDA matmuls use TF32 tensor cores (the run and the reference alike)."""
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.startswith("cuda")
 
     @property
     def measured_queries(self) -> int:
@@ -84,6 +92,9 @@ class Measurement:
     file_backed_rss_bytes: int
     rss_before_data_bytes: int
     check_max_error: float
+    device_name: str = "cpu"
+    device_peak_bytes: int = 0
+    """Peak GPU memory allocated by torch during the run (CUDA only)."""
 
 
 class InterleavedReference:
@@ -105,8 +116,9 @@ class InterleavedReference:
 
     def __init__(self, settings: Settings, queries: torch.Tensor, memory: torch.Tensor):
         self.settings = settings
-        self.queries = _tensor(queries[: max(1, min(settings.query_chunk_size, settings.n) // 2)])
-        self.chunk = _tensor(memory[: min(settings.chunk_size, settings.m)])
+        self.device = torch.device(settings.device)
+        self.queries = _tensor(queries[: max(1, min(settings.query_chunk_size, settings.n) // 2)]).to(self.device)
+        self.chunk = _tensor(memory[: min(settings.chunk_size, settings.m)]).to(self.device)
         self.matmul_seconds: list[float] = []
         self.overhead_seconds = 0.0
 
@@ -116,16 +128,21 @@ class InterleavedReference:
         return 4 * self.queries.shape[0] * self.chunk.shape[0] * self.settings.dim
 
     def __call__(self, done: float, total: float | None, seconds: float) -> None:
+        _synchronize(self.device)  # the run's queued GPU work belongs to the run, not to this callback
         entered = time.perf_counter()
         run_seconds = seconds - self.overhead_seconds
         if len(self.matmul_seconds) == 0 or len(self.matmul_seconds) % 10 == 9:
             _print_eta(self.settings, done, run_seconds)
-        scores = torch.empty(self.queries.shape[0], self.chunk.shape[0])
-        accumulator = torch.zeros(self.queries.shape[0], self.settings.dim)
+        scores = torch.empty(self.queries.shape[0], self.chunk.shape[0], device=self.device)
+        accumulator = torch.zeros(self.queries.shape[0], self.settings.dim, device=self.device)
+        repeats = 20 if self.device.type == "cuda" else 1  # one pair is ~1 ms on a GPU: time several
+        _synchronize(self.device)
         start = time.perf_counter()
-        torch.matmul(self.queries, self.chunk.T, out=scores)
-        accumulator.addmm_(scores, self.chunk)
-        self.matmul_seconds.append(time.perf_counter() - start)
+        for _ in range(repeats):
+            torch.matmul(self.queries, self.chunk.T, out=scores)
+            accumulator.addmm_(scores, self.chunk)
+        _synchronize(self.device)
+        self.matmul_seconds.append((time.perf_counter() - start) / repeats)
         del scores, accumulator
         self.overhead_seconds += time.perf_counter() - entered
 
@@ -140,6 +157,23 @@ def _print_eta(settings: Settings, done: float, seconds: float) -> None:
         f"ETA for the rest: {_measure.format_seconds(remaining)}",
         flush=True,
     )
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _unit_rows_on(rows: int, dim: int, seed: int, device: torch.device, block_rows: int = 65536) -> torch.Tensor:
+    """``(rows, dim)`` random unit rows generated block by block directly in ``device`` memory."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    result = torch.empty(rows, dim, dtype=torch.float32, device=device)
+    for start in range(0, rows, block_rows):
+        block = result[start : start + block_rows]
+        torch.randn(block.shape, generator=generator, out=block, device=device)
+        block.div_(block.norm(dim=1, keepdim=True))
+    return result
 
 
 def _tensor(rows: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -163,8 +197,17 @@ def measure(settings: Settings) -> Measurement:
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     torch.ones(256, 256) @ torch.ones(256, 256)  # starts the BLAS thread pool outside the timed run
+    device = torch.device(settings.device)
+    if settings.on_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = settings.tf32
+        torch.ones(256, 256, device=device) @ torch.ones(256, 256, device=device)  # CUDA context, cuBLAS handle
     rss_before_data = _measure.current_rss_bytes()
-    if settings.inputs_folder is None:
+    if settings.on_cuda:
+        queries = _unit_rows_on(settings.n, settings.dim, settings.seed, device)
+        memory = _unit_rows_on(settings.m, settings.dim, settings.seed + 1, device)
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    elif settings.inputs_folder is None:
         queries = _measure.random_unit_rows(settings.n, settings.dim, settings.seed)
         memory = _measure.random_unit_rows(settings.m, settings.dim, settings.seed + 1)
     else:
@@ -180,10 +223,15 @@ def measure(settings: Settings) -> Measurement:
         chunk_size=settings.chunk_size,
         query_chunk_size=settings.query_chunk_size,
         reporter=clock,
+        device=device,
     )
+    _synchronize(device)
     seconds = time.perf_counter() - start - reference.overhead_seconds
+    device_peak = torch.cuda.max_memory_allocated(device) if settings.on_cuda else 0
     peak = _measure.peak_rss_bytes()
     file_backed = _measure.file_backed_rss_bytes()  # before the check below maps the memory whole
+    if settings.on_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False  # the check itself in full float32
     dense = dense_memory_aggregate(_tensor(queries[:CHECK_ROWS]), _tensor(memory), settings.temperature)
     check_error = (pseudo[:CHECK_ROWS] - dense).abs().max().item()
     return Measurement(
@@ -196,6 +244,8 @@ def measure(settings: Settings) -> Measurement:
         file_backed_rss_bytes=file_backed,
         rss_before_data_bytes=rss_before_data,
         check_max_error=check_error,
+        device_name=torch.cuda.get_device_name(device) if settings.on_cuda else "cpu",
+        device_peak_bytes=device_peak,
     )
 
 
@@ -206,14 +256,15 @@ def report(settings: Settings, result: Measurement) -> None:
     gflops = 4 * rows * settings.m * settings.dim / result.seconds / 1e9
     ratio = gflops / result.reference_gflops
     sampled = rows < settings.n
-    print(f"threads: {result.threads}")
+    print(f"threads: {result.threads}, device: {settings.device} ({result.device_name})"
+          + (f", TF32 matmuls {'on' if settings.tf32 else 'off'}" if settings.on_cuda else ""))
     print(f"aggregated {rows:,} query rows against {settings.m:,} memory rows in {_measure.format_seconds(result.seconds)}")
     if sampled:
         full_seconds = result.seconds * settings.n / rows
         print(f"  sampled run: the full N = {settings.n:,} would take about {_measure.format_seconds(full_seconds)}")
     print(f"memory_aggregate: {gflops:.1f} GFLOP/s (4·N·M·D = {4 * rows * settings.m * settings.dim / 1e12:.2f} TFLOP)")
     print(
-        f"torch float32 matmul, the same two matmuls on one chunk pair after each query chunk: "
+        f"torch {'TF32' if settings.tf32 and settings.on_cuda else 'float32'} matmul, the same two matmuls on one chunk pair after each query chunk: "
         f"{result.reference_gflops:.1f} GFLOP/s over {result.reference_samples} samples (best {result.reference_gflops_best:.1f})"
     )
     check_ok = result.check_max_error <= CHECK_TOLERANCE
@@ -221,6 +272,10 @@ def report(settings: Settings, result: Measurement) -> None:
         f"check against the dense softmax on {CHECK_ROWS} rows: max |error| {result.check_max_error:.2e} "
         f"(tolerance {CHECK_TOLERANCE:g}): {_measure.verdict(check_ok)}"
     )
+    if settings.on_cuda:
+        report_gpu_memory(settings, result, data_bytes)
+        print(f"throughput ratio {ratio:.2f} (target ≥ {RATIO_TARGET:.2f}): {_measure.verdict(ratio >= RATIO_TARGET)}")
+        return
     baseline = result.rss_before_data_bytes
     where = "read from .npy files chunk by chunk" if settings.inputs_folder else "tensors in RAM"
     print(
@@ -240,6 +295,19 @@ def report(settings: Settings, result: Measurement) -> None:
         f"{private / _measure.GB:.2f} GB (target < 1.5 GB): {_measure.verdict(private < PEAK_TARGET_BYTES)}"
     )
     print(f"throughput ratio {ratio:.2f} (target ≥ {RATIO_TARGET:.2f}): {_measure.verdict(ratio >= RATIO_TARGET)}")
+
+
+def report_gpu_memory(settings: Settings, result: Measurement, data_bytes: int) -> None:
+    """GPU memory: the peak torch allocated during the run, and what it held beyond Q, M and the output."""
+    working = result.device_peak_bytes - data_bytes
+    bound = (settings.query_chunk_size * min(settings.chunk_size, settings.m) + 2 * settings.query_chunk_size * settings.dim) * 4
+    print(
+        f"GPU memory: Q, M and the output {data_bytes / _measure.GB:.2f} GB; peak allocated during the run "
+        f"{result.device_peak_bytes / _measure.GB:.2f} GB, of which {working / _measure.GB:.3f} GB working buffers "
+        f"(one query chunk x memory chunk: {settings.query_chunk_size:,} x {min(settings.chunk_size, settings.m):,} "
+        f"scores + its (q, D) buffers = {bound / _measure.GB:.3f} GB)"
+    )
+    print(f"working memory bounded by the chunk (≤ 2x that): {_measure.verdict(working <= 2 * bound)}")
 
 
 @click.command()
@@ -270,11 +338,15 @@ def report(settings: Settings, result: Measurement) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random data.")
 @click.option("--inputs", type=click.Choice(["files", "ram"]), default="files", show_default=True,
               help="Q and M as .npy files read chunk by chunk (as from the cache at scale), or as tensors in RAM.")
-def main(n, m, dim, chunk_size, query_chunk_size, temperature, threads, query_chunks, seed, inputs) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              help="Torch device: cpu, or cuda / cuda:N (Q, M and the output in GPU memory; --inputs is ignored).")
+@click.option("--tf32", is_flag=True, help="CUDA only: allow TF32 tensor-core matmuls (run and reference).")
+def main(n, m, dim, chunk_size, query_chunk_size, temperature, threads, query_chunks, seed, inputs, device, tf32) -> None:
     """Time bridge.consistency.memory_aggregate against torch's own matmul rate and report its peak memory."""
-    settings = Settings(n, m or n, dim, chunk_size, query_chunk_size, temperature, threads, query_chunks, seed)
+    settings = Settings(n, m or n, dim, chunk_size, query_chunk_size, temperature, threads, query_chunks, seed,
+                        device=device, tf32=tf32)
     print("consistency throughput:", ", ".join(f"{key}={value}" for key, value in asdict(settings).items()), flush=True)
-    if inputs == "ram":
+    if inputs == "ram" or settings.on_cuda:
         result = _measure.run_in_fresh_process(measure, settings)
     else:
         with tempfile.TemporaryDirectory(prefix="bridge-consistency-") as folder:

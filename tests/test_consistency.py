@@ -107,3 +107,26 @@ def test_npy_files_are_read_chunk_by_chunk_not_mapped(tmp_path, monkeypatch):
     torch.testing.assert_close(sliced, dense_memory_aggregate(as_read[33:61], memory[10:100], 0.1), atol=1e-5, rtol=1e-5)
     assert len(reads) == 1 + 3
     assert consistency._file_offset(mapped_m[:, :4]) is None  # not C-ordered: read through the mapping
+
+
+def test_fused_softmax_step_equals_the_eager_one():
+    """The torch.compile'd step CUDA uses by default, run here on the CPU: the same result, last chunk shorter."""
+    queries, memory = _unit(40, 16, 10), _unit(300, 16, 11)  # chunks of 128: 128, 128, 44 rows
+    fused = memory_aggregate(queries, memory, 0.01, chunk_size=128, query_chunk_size=32, fused=True)
+    eager = memory_aggregate(queries, memory, 0.01, chunk_size=128, query_chunk_size=32, fused=False)
+    torch.testing.assert_close(fused, eager, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(fused, dense_memory_aggregate(queries, memory, 0.01), atol=2e-5, rtol=1e-4)
+
+
+def test_a_fused_step_that_fails_to_compile_falls_back_to_eager(monkeypatch, caplog):
+    import bridge.methods.consistency as consistency
+
+    def broken(scores, running_max):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(consistency, "fused_softmax_step", lambda: broken)
+    queries, memory = _unit(20, 8, 12), _unit(90, 8, 13)
+    with caplog.at_level("WARNING"):
+        result = memory_aggregate(queries, memory, 0.05, chunk_size=32, fused=True)
+    torch.testing.assert_close(result, dense_memory_aggregate(queries, memory, 0.05), atol=2e-5, rtol=1e-4)
+    assert "failed to compile" in caplog.text

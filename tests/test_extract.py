@@ -203,17 +203,41 @@ def test_two_shards_then_extract_encodes_nothing(tmp_path):
     rank0, rank1 = FakeMCR(), FakeMCR()
     count0 = extract_shard(rank0, "text", items, tmp_path, rank=0, world_size=2)
     count1 = extract_shard(rank1, "text", items, tmp_path, rank=1, world_size=2)
-    assert count0.encoded > 0 and count1.encoded > 0 and count0.encoded + count1.encoded == 30
-    assert (count0.cached, count0.missing) == (0, 30)
-    assert not set(rank0.encoded_inputs) & set(rank1.encoded_inputs)
+    assert (count0.encoded, count0.cached, count0.missing) == (15, 0, 15)
+    assert (count1.encoded, count1.cached, count1.missing) == (15, 0, 15)
+    assert rank0.encoded_inputs == [item.value for item in items[0::2]]  # shares by position
+    assert rank1.encoded_inputs == [item.value for item in items[1::2]]
     parts = store_for(rank0, "text", tmp_path).complete_parts()
     assert {part.split("-")[1] for part in parts} == {"0", "1"}
 
     again = extract_shard(FakeMCR(), "text", items, tmp_path, rank=0, world_size=2)
-    assert (again.encoded, again.cached, again.missing) == (0, 30, 0)
+    assert (again.encoded, again.cached, again.missing) == (0, 15, 0)
     final_model = FakeMCR()
     features = extract(final_model, "text", items, tmp_path)
     assert final_model.batches == [] and (features.encoded, features.cached) == (0, 30)
+    np.testing.assert_allclose(features.embeddings, expected("text", items), atol=1e-7)
+
+
+def test_a_rank_reads_only_its_own_share(tmp_path):
+    """Rank 0 never opens rank 1's files: a file missing from rank 1's share is no error for rank 0."""
+    items = vector_files(tmp_path / "files", 6)
+    Path(items[3].value).unlink()  # position 3: rank 1's share of 2
+    count = extract_shard(FakeMCR(), "vector", items, tmp_path, rank=0, world_size=2)
+    assert (count.encoded, count.skipped) == (3, 0)
+    with pytest.raises(ItemError, match=r"v3\.npy: file not found"):
+        extract_shard(FakeMCR(), "vector", items, tmp_path, rank=1, world_size=2)
+
+
+def test_a_content_in_two_ranks_shares_is_cached_once_for_readers(tmp_path):
+    """The same text at positions of both shares: the rank that finds it uncached encodes it (both, when they
+    run at once: the cache keeps the first part holding a key), and readers get one vector per key."""
+    base = texts(4)
+    items = [base[0], base[0], *base[1:]]  # positions 0 (rank 0's) and 1 (rank 1's): one content
+    counts = [extract_shard(FakeMCR(), "text", items, tmp_path, rank=rank, world_size=2) for rank in (0, 1)]
+    assert [(count.encoded, count.cached) for count in counts] == [(3, 0), (1, 1)]  # rank 1 found rank 0's vector
+    reader = FakeMCR()
+    features = extract(reader, "text", items, tmp_path)
+    assert reader.batches == [] and features.embeddings.shape[0] == 5
     np.testing.assert_allclose(features.embeddings, expected("text", items), atol=1e-7)
 
 

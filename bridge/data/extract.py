@@ -11,8 +11,10 @@ unreadable item: an error naming it, or with ``skip_bad_items`` an entry in
 :attr:`Features.skipped`. The embeddings do not depend on the number or kind
 of workers: batches are formed from the items in order, whatever finishes first.
 
-:func:`extract_shard` encodes one rank's share of what is missing, so several
-processes can fill one cache; a later :func:`extract` then encodes nothing.
+:func:`extract_shard` encodes one rank's share of the items (every
+``world_size``-th item, from position ``rank``) that the cache lacks, so several
+processes can fill one cache, each hashing and decoding only its own share; a
+later :func:`extract` then encodes nothing.
 """
 
 from __future__ import annotations
@@ -319,9 +321,14 @@ def extract(
     )
 
 
-def shard_of(key: str, world_size: int) -> int:
-    """The rank that encodes content ``key`` among ``world_size`` (stable across processes)."""
-    return int(key[:16], 16) % world_size
+def share_of(items: Sequence[Item], rank: int, world_size: int) -> Sequence[Item]:
+    """Rank ``rank``'s share of ``items`` among ``world_size``: positions ``rank, rank + world_size, ...``.
+
+    Chosen by position, not by content key, so a rank hashes only its own
+    files; the shares are disjoint and cover every position, and their sizes
+    differ by at most one.
+    """
+    return items[rank::world_size]
 
 
 def extract_shard(
@@ -340,17 +347,20 @@ def extract_shard(
     worker_kind: str = "threads",
     decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
 ) -> "ShardCounts":
-    """Encode this rank's share of the uncached ``items`` into ``cache_dir``.
+    """Encode the uncached contents of this rank's share of ``items`` into ``cache_dir``.
 
-    A content belongs to rank ``shard_of(key, world_size)``, which does not
-    depend on timing or on what other ranks already wrote, so ``world_size``
-    processes (or machines sharing ``cache_dir``) running this with ranks
-    ``0..world_size-1`` together encode every missing item exactly once.
+    The share is :func:`share_of` (by position), which does not depend on
+    timing or on what other ranks already wrote, so ``world_size`` processes
+    (or machines sharing ``cache_dir``) running this with ranks
+    ``0..world_size-1`` together encode every missing item; only a content
+    that appears at positions of two ranks' shares is encoded by both (the
+    cache keeps the first part that holds it: same content, same vector).
     A later :func:`extract` assembles the result without encoding. The
     other arguments are :func:`extract`'s.
 
     Returns:
-        The distinct contents this call encoded, and what it found cached and missing when it started.
+        Within this rank's share: the distinct contents this call encoded, and those it found cached
+        and missing when it started (sum them over the ranks for the totals).
 
     Raises:
         ItemError: an item of this rank's share cannot be decoded (or any
@@ -361,15 +371,15 @@ def extract_shard(
         raise BridgeError(f"rank must be in 0..world_size-1, got rank {rank} of world size {world_size}")
     reporter = reporter or SilentReporter()
     store = store_for(mcr, modality, cache_dir)
-    plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
-    share = [(key, item) for key, item in plan.misses if shard_of(key, world_size) == rank]
-    if not share:
-        return ShardCounts(0, plan.cached, len(plan.misses), len(plan.failures))
+    plan = _plan(store, modality, share_of(items, rank, world_size), skip_bad_items=skip_bad_items, decode=decode,
+                 reporter=reporter)
+    if not plan.misses:
+        return ShardCounts(0, plan.cached, 0, len(plan.failures))
     encoded, failed = _encode_misses(
         mcr,
         modality,
         store,
-        share,
+        plan.misses,
         rank=rank,
         part_size=part_size,
         skip_bad_items=skip_bad_items,
@@ -382,8 +392,8 @@ def extract_shard(
 
 @dataclass(frozen=True)
 class ShardCounts:
-    """What one :func:`extract_shard` call did: distinct contents it ``encoded``, found ``cached`` and
-    ``missing`` (every rank's share) when it started, and items ``skipped`` (unreadable, or its share's undecodable)."""
+    """What one :func:`extract_shard` call did in its rank's share: distinct contents it ``encoded``, found
+    ``cached`` and ``missing`` when it started, and items ``skipped`` (unreadable or undecodable)."""
 
     encoded: int
     cached: int

@@ -3,7 +3,8 @@
 Run plainly it is one process. Under ``torchrun`` (or any launcher that sets
 ranks) the command line passes a :class:`DistributedContext`; each rank then
 encodes a disjoint share of every source's missing contents
-(:func:`bridge.data.extract.extract_shard`, shares by content key) on its own
+(:func:`bridge.data.extract.extract_shard`, shares by item position: a rank
+hashes and decodes only its own items) on its own
 device and writes its own cache parts, all ranks meet at a barrier (summing
 what each encoded), and rank 0 reports the counts; every later reader
 (``connect``, a one-process rerun) assembles the sources from the cache and
@@ -199,11 +200,11 @@ def _finalise(session: Session, jobs: list[Job], items: list[list[Item]]) -> lis
     return counts
 
 
-def _shard_totals(jobs: list[Job], items: list[list[Item]], mine: list[ShardCounts], encoded: list[int],
+def _shard_totals(jobs: list[Job], items: list[list[Item]], encoded: list[int], cached: list[int],
                   skipped: list[int]) -> list[JobCount]:
-    """Several ranks: every job counted from the ranks' summed encodings (rank 0 hashes nothing twice)."""
-    return [JobCount(job.name, job.member, job.modality, len(job_items), total, counts.cached, lost)
-            for job, job_items, counts, total, lost in zip(jobs, items, mine, encoded, skipped)]
+    """Several ranks: every job counted from the ranks' summed counts (no rank hashes another's items)."""
+    return [JobCount(job.name, job.member, job.modality, len(job_items), *totals)
+            for job, job_items, *totals in zip(jobs, items, encoded, cached, skipped)]
 
 
 class _Group:
@@ -285,9 +286,9 @@ def extract_recipe_sources(
     group = _Group(context, session.device)
     try:
         mine = _encode_share(session, jobs, items, context)
-        encoded = group.sum([counts.encoded for counts in mine])
-        skipped = group.sum([counts.skipped for counts in mine])
+        totals = group.sum([value for counts in mine for value in (counts.encoded, counts.cached, counts.skipped)])
     finally:
         group.close()
-    counts = _shard_totals(jobs, items, mine, encoded, skipped) if context.main else []
+    encoded, cached, skipped = totals[0::3], totals[1::3], totals[2::3]
+    counts = _shard_totals(jobs, items, encoded, cached, skipped) if context.main else []
     return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started)

@@ -83,3 +83,21 @@ def test_the_command_prints_the_table_and_writes_json_and_png(recipe, tmp_path):
     assert [s["strategy"] for s in saved["strategies"]] == ["procrustes", "pivot"]
     assert (out / "compare.png").stat().st_size > 10_000
     assert (out / "pivot" / "bridge.yaml").exists() and (out / "procrustes" / "projectors.safetensors").exists()
+
+
+def test_several_seeds_give_means_and_spreads(recipe, tmp_path):
+    seeded = compare(recipe, ["connect", "procrustes"], tune=False, seeds=[0, 1])
+    assert seeded.seeds == [0, 1]
+    row = rows_of(seeded, "audio-image", "audio→image", "mAP")
+    assert row.spread["C-MCR"] > 0  # a trained projector moves with the seed
+    assert row.spread["Procrustes"] == 0  # a closed-form map does not
+    single = [compare(recipe, ["connect"], tune=False, seeds=[seed]) for seed in (0, 1)]
+    values = [rows_of(run, "audio-image", "audio→image", "mAP").values["C-MCR"] for run in single]
+    assert row.values["C-MCR"] == pytest.approx(sum(values) / 2, abs=1e-6)
+    outcome = CliRunner().invoke(cli, ["compare", str(recipe), "--strategies", "procrustes", "--no-tune", "--seeds", "0,1",
+                                       "-o", str(tmp_path / "cmp")])
+    assert outcome.exit_code == 0, outcome.output
+    assert "mean±std over seeds 0,1" in outcome.output and "±0.0" in outcome.output
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["seeds"] == [0, 1]
+    bad = CliRunner().invoke(cli, ["compare", str(recipe), "--seeds", "0,0"])
+    assert bad.exit_code != 0 and "--seeds '0,0': a seed is given twice" in bad.output

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from bridge.cli.commands_run import THREADS
 from bridge.cli.console import console, error_console, say
-from bridge.cli.options import parse_overrides
+from bridge.cli.options import parse_overrides, parse_seeds
 from bridge.errors import BridgeError
 
 DEFAULT_STRATEGIES = "connect,extend,procrustes,pivot"
@@ -22,6 +22,13 @@ GROUP_PREFIX = {"zeroshot": "zero-shot: ", "own": "own: "}
 
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
+
+
+def _cell(row, system: str) -> str:
+    """A system's value in %, with ``±`` its standard deviation over the seeds when there are several."""
+    value = _percent(row.values.get(system))
+    spread = row.spread.get(system)
+    return f"{value}±{100 * spread:.1f}" if value and spread is not None and system not in REFERENCE_NAMES else value
 
 
 def _header(name: str) -> Text:
@@ -34,7 +41,8 @@ def compare_table(result) -> Table:
     Each task is a heading line; an own-alignment mAP line is followed by a ``kept`` line: each
     strategy's value as % of the MCR alone.
     """
-    table = Table(title=Text(f"compare {Path(result.recipe).name}: test split, %"), title_justify="left", box=box.SIMPLE_HEAD,
+    seeds = f", mean±std over seeds {','.join(map(str, result.seeds))}" if len(result.seeds) > 1 else ""
+    table = Table(title=Text(f"compare {Path(result.recipe).name}: test split, %{seeds}"), title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
     table.add_column("task / measure", min_width=17)
     table.add_column(_header("MCR alone"), justify="right", no_wrap=True)
@@ -46,7 +54,7 @@ def compare_table(result) -> Table:
         if index == 0 or result.rows[index - 1].task != row.task:
             table.add_row(Text(GROUP_PREFIX.get(row.group, "") + row.task, style="bold"), *blank, end_section=False)
         best = max((row.values[s] for s in strategies if s in row.values), default=None)
-        cells = [Text(_percent(row.values.get(s)), style="bold green" if s in strategies and row.values.get(s) == best else "")
+        cells = [Text(_cell(row, s), style="bold green" if s in strategies and row.values.get(s) == best else "")
                  for s in result.systems]
         last = index + 1 == len(result.rows) or result.rows[index + 1].task != row.task
         kept = row.reference is not None and row.metric == "mAP"
@@ -81,7 +89,9 @@ def plot_compare(result, path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(max(8, 1.3 * len(rows)), 5))
     for offset, system in enumerate(systems):
         positions = [i + (offset - (len(systems) - 1) / 2) * width for i in range(len(rows))]
-        axis.bar(positions, [100 * row.values.get(system, 0.0) for row in rows], width, label=REFERENCE_NAMES.get(system, system))
+        errors = [100 * row.spread.get(system, 0.0) for row in rows] if len(result.seeds) > 1 else None
+        axis.bar(positions, [100 * row.values.get(system, 0.0) for row in rows], width, yerr=errors, capsize=2,
+                 label=REFERENCE_NAMES.get(system, system))
     references = [(i, 100 * row.reference) for i, row in enumerate(rows) if row.reference is not None]
     if references:
         axis.scatter([i for i, _ in references], [v for _, v in references], marker="_", s=900, color="black", zorder=3, label="MCR alone")
@@ -89,7 +99,8 @@ def plot_compare(result, path: Path) -> Path:
     axis.set_xticks(range(len(rows)), labels, rotation=35, ha="right", fontsize=8)
     axis.set_ylabel("%")
     axis.set_ylim(0, 105)
-    axis.set_title(f"bridge compare {Path(result.recipe).name} (test split)"[:120])
+    seeds = f", mean ± std over {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    axis.set_title(f"bridge compare {Path(result.recipe).name} (test split{seeds})"[:120])
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -103,9 +114,12 @@ def plot_compare(result, path: Path) -> Path:
 @click.option("--no-tune", is_flag=True, help="Train every strategy with the recipe's settings (no sweeps on the validation tasks).")
 @click.option("--out", "-o", type=click.Path(path_type=Path), help="Folder for compare.json and compare.png (default: <output>/compare).")
 @click.option("--save", is_flag=True, help="Also save every strategy's space as <out>/<strategy>/ (a bridge folder).")
+@click.option("--seeds", default=None, metavar="0,1,2",
+              help="Train each chosen setting once per seed and report mean ± std (default: the recipe's training.seed).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe key for every strategy.")
 @THREADS
-def compare(recipe: Path, strategies: str, no_tune: bool, out: Path | None, save: bool, overrides: tuple[str, ...], threads: int | None) -> None:
+def compare(recipe: Path, strategies: str, no_tune: bool, out: Path | None, save: bool, seeds: str | None, overrides: tuple[str, ...],
+            threads: int | None) -> None:
     """Train several strategies on RECIPE's cached features and compare them on every task (tuned on validation only)."""
     from bridge.cli.progress import RichReporter
     from bridge.data.sources import resolve
@@ -113,12 +127,13 @@ def compare(recipe: Path, strategies: str, no_tune: bool, out: Path | None, save
     from bridge.recipes.io import load_recipe
 
     names = [name.strip() for name in strategies.split(",") if name.strip()]
+    seed_list = parse_seeds(seeds) if seeds is not None else None
     parsed = parse_overrides(overrides, threads)
     loaded, base_dir = load_recipe(recipe, parsed)
     out = out or resolve(loaded.output, base_dir) / "compare"
     if out.exists() and not out.is_dir():
         raise BridgeError(f"--out {out}: exists and is not a folder")
-    result = run_compare(recipe, names, tune=not no_tune, overrides=parsed, reporter=RichReporter(error_console))
+    result = run_compare(recipe, names, tune=not no_tune, overrides=parsed, reporter=RichReporter(error_console), seeds=seed_list)
     console.print(tuning_table(result))
     console.print(compare_table(result))
     out.mkdir(parents=True, exist_ok=True)

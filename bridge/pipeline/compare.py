@@ -1,8 +1,10 @@
 """`bridge compare`: several strategies trained on the same cached features, every task in one table.
 
 Each strategy is tuned on the recipe's *validation* tasks only (its own
-``sweeps``; the setting with the best mean validation mAP is kept), then
-trained once with the chosen setting and evaluated on every *test* task.
+``sweeps``; the setting with the best mean validation mAP is kept, with the
+recipe's seed), then trained with the chosen setting once per seed and
+evaluated on every *test* task; with several seeds each value is the mean
+over them, with its standard deviation beside it.
 Besides the recipe's tasks, the comparison measures how much of each member
 MCR's own cross-modal alignment survives in the joint space: for every
 zero-shot task and every member that encodes its items, retrieval between
@@ -50,8 +52,9 @@ class Row:
     Attributes:
         group: ``retrieval``, ``zeroshot`` or ``own`` (a member's own alignment).
         task, direction, metric: what is measured (``audio-image``, ``audio→image``, ``mAP``).
-        values: system → value in [0, 1].
+        values: system → value in [0, 1] (the mean over the seeds).
         reference: for ``own`` rows, the member MCR's own value (what a joint space can at best keep).
+        spread: system → sample standard deviation over the seeds (empty with one seed).
     """
 
     group: str
@@ -60,6 +63,7 @@ class Row:
     metric: str
     values: dict[str, float]
     reference: float | None = None
+    spread: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,10 +96,13 @@ class CompareResult:
     runs: list[StrategyRun]
     rows: list[Row]
     spaces: dict[str, Bridge] = field(default_factory=dict, repr=False)
+    """Each strategy's space trained with the first seed."""
+    seeds: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "recipe": self.recipe,
+            "seeds": self.seeds,
             "systems": self.systems,
             "strategies": [dataclasses.asdict(run) for run in self.runs],
             "rows": [dataclasses.asdict(row) for row in self.rows],
@@ -123,8 +130,8 @@ def validation_score(session: Session, space: Bridge) -> float:
     return statistics.fmean(values)
 
 
-def tune_and_fit(session: Session, tune: bool, reporter: Reporter) -> tuple[Bridge, StrategyRun]:
-    """Tune the session's strategy on validation (when asked and possible), then train the chosen setting."""
+def tune_and_fit(session: Session, tune: bool, reporter: Reporter, seeds: list[int]) -> tuple[list[Bridge], StrategyRun]:
+    """Tune the session's strategy on validation (when asked and possible), then train the chosen setting once per seed."""
     started = time.perf_counter()
     strategy = session.strategy
     run = StrategyRun(session.recipe.strategy, strategy.display_name or session.recipe.strategy)
@@ -143,11 +150,15 @@ def tune_and_fit(session: Session, tune: bool, reporter: Reporter) -> tuple[Brid
     if run.validation:
         run.chosen = max(run.validation, key=run.validation.__getitem__)
         recipe = _variant(session.recipe, sweeps[run.chosen])
-    chosen = strategy_session(session, recipe)
-    space, facts = fit(chosen, recipe)
-    run.facts = {key: value for key, value in facts.items() if key != "history"}
+    spaces = []
+    for seed in seeds:
+        seeded = _variant(recipe, {"training.seed": seed})
+        space, facts = fit(strategy_session(session, seeded), seeded)
+        spaces.append(space)
+        if not run.facts:
+            run.facts = {key: value for key, value in facts.items() if key != "history"}
     run.seconds = round(time.perf_counter() - started, 2)
-    return space, run
+    return spaces, run
 
 
 def own_alignment(
@@ -195,6 +206,17 @@ def table_rows(metrics: dict[str, Any], own: dict[str, dict]) -> list[Row]:
     return rows
 
 
+def merged_rows(per_seed: list[list[Row]]) -> list[Row]:
+    """One row per measure: each system's mean over the seeds, and its standard deviation when there are several."""
+    merged = []
+    for rows in zip(*per_seed):
+        first = rows[0]
+        values = {system: statistics.fmean(row.values[system] for row in rows) for system in first.values}
+        spread = {system: statistics.stdev(row.values[system] for row in rows) for system in first.values} if len(rows) > 1 else {}
+        merged.append(dataclasses.replace(first, values=values, spread=spread))
+    return merged
+
+
 def compare(
     recipe_path: str | Path,
     strategies: list[str],
@@ -202,6 +224,7 @@ def compare(
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
     registry: Registry | None = None,
+    seeds: list[int] | None = None,
 ) -> CompareResult:
     """Tune (on validation), train and evaluate every strategy in ``strategies`` on one recipe's cached features.
 
@@ -209,6 +232,8 @@ def compare(
         strategies: registered strategy names (``connect``, ``extend``, ...), in table order.
         tune: choose each strategy's setting among its sweeps by validation mAP.
         overrides: dotted-key recipe overrides applied to every strategy.
+        seeds: train the chosen settings once per seed (default: the recipe's ``training.seed``);
+            the table holds the mean and standard deviation over them.
     """
     reporter = reporter or SilentReporter()
     registry = registry or Registry.from_environment()
@@ -216,6 +241,8 @@ def compare(
         raise BridgeError("--strategies: name at least one strategy, e.g. connect,extend")
     if len(set(strategies)) != len(strategies):
         raise BridgeError(f"--strategies: a strategy is named twice ({', '.join(strategies)})")
+    if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
+        raise BridgeError(f"--seeds: give distinct seeds, e.g. 0,1,2 (got {','.join(map(str, seeds)) or 'none'})")
     for name in strategies:
         try:
             registry.strategy_type(name)
@@ -226,21 +253,32 @@ def compare(
     session = open_session(recipe, base_dir, registry, reporter)
     check_evaluation_modalities(session)
     check_prompts(session)
-    spaces: dict[str, Bridge] = {}
+    seeds = list(seeds) if seeds is not None else [recipe.training.seed]
+    seeded: dict[str, list[Bridge]] = {}
     runs: list[StrategyRun] = []
     for name in strategies:
-        space, run = tune_and_fit(strategy_session(session, _variant(recipe, {"strategy": name})), tune, reporter)
-        if run.display in spaces:
+        spaces, run = tune_and_fit(strategy_session(session, _variant(recipe, {"strategy": name})), tune, reporter, seeds)
+        if run.display in seeded:
             raise BridgeError(f"--strategies: two strategies are both shown as {quoted(run.display)}")
-        spaces[run.display] = space
+        seeded[run.display] = spaces
         runs.append(run)
-    reference = next(iter(spaces.values()))
     evaluation = recipe.evaluation.model_copy(update={"baselines": [b for b in recipe.evaluation.baselines if b in ("chance", "text_pivot")]})
+    per_seed = []
+    for index in range(len(seeds)):
+        spaces = {display: trained[index] for display, trained in seeded.items()}
+        per_seed.append(seed_rows(session, evaluation, spaces))
+    systems = [b for b in ("chance", "text_pivot") if b in evaluation.baselines] + list(seeded)
+    first = {display: trained[0] for display, trained in seeded.items()}
+    return CompareResult(str(recipe_path), systems, runs, merged_rows(per_seed), first, seeds)
+
+
+def seed_rows(session: Session, evaluation: Any, spaces: dict[str, Bridge]) -> list[Row]:
+    """The table's rows for one seed's spaces: the recipe's test tasks and every member's own alignment."""
+    reference = next(iter(spaces.values()))
     metrics = evaluate(evaluation, spaces, session.provider, reference)
     own: dict[str, dict] = {}
-    for task in recipe.evaluation.zeroshot:
+    for task in session.recipe.evaluation.zeroshot:
         for member in reference.members_for(task.modality):
             if task.prompt_modality in session.infos[member].modalities:
                 own[f"{task.modality}↔{task.prompt_modality} through {member}"] = own_alignment(task, member, spaces, session, reference)
-    systems = [b for b in ("chance", "text_pivot") if b in evaluation.baselines] + list(spaces)
-    return CompareResult(str(recipe_path), systems, runs, table_rows(metrics, own), spaces)
+    return table_rows(metrics, own)

@@ -10,6 +10,7 @@ the shipped weights were trained on.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import wave
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge_synthworld.files import materialize, read_png, read_wav
+from bridge_synthworld.files import encode_wav, materialize, read_png, read_wav
 from bridge_synthworld.manifest import MANIFEST_NAME, audio_record, image_record, read_manifest
 from bridge_synthworld.world import World
 
@@ -120,6 +121,19 @@ def test_written_files_decode_exactly_to_the_rendered_arrays(world, tmp_path):
             manifest = read_manifest(Path(images[0].value if modality == "image" else clips[0].value).parent
                                      / MANIFEST_NAME)
             assert manifest == [record(world, scene) for scene in scenes]
+
+
+def test_wav_header_is_the_one_the_wave_module_writes():
+    rng = np.random.default_rng(0)
+    for length in (16000, 777, 1, 0):
+        audio = rng.uniform(-1.2, 1.2, length).astype(np.float32)
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            out.writeframes(np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+        assert encode_wav(audio) == buffer.getvalue()
 
 
 if __name__ == "__main__":  # print the digests of the current code (to pin them after an intended change)

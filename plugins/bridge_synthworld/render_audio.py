@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -304,8 +305,19 @@ def _tone(timbre: str, cycles: np.ndarray, pitch_hz: float, rng: np.random.Gener
         return band * _lookup(_SINE_TABLE, cycles)
     if timbre == "dyad":
         cycles, top_hz = cycles * np.float32(0.5), top_hz / 2
-    amplitudes = np.where(_HARMONICS * top_hz < _NYQUIST_MARGIN_HZ, _PARTIALS[timbre], 0.0).astype(np.float32)
-    return _lookup(amplitudes @ _HARMONIC_TABLES, cycles)
+    return _lookup(_harmonic_wave(timbre, (_HARMONICS * top_hz < _NYQUIST_MARGIN_HZ).tobytes()), cycles)
+
+
+@lru_cache(maxsize=None)
+def _harmonic_wave(timbre: str, kept: bytes) -> np.ndarray:
+    """One period (float32 ``(2048,)``, read-only) of a harmonic timbre from the harmonics flagged in ``kept``
+    (a bool mask as bytes). Computed once per timbre and mask: at most 6 x 17 tables, and no BLAS call, with
+    the threads it may wake, per rendered event."""
+    mask = np.frombuffer(kept, dtype=bool)
+    amplitudes = np.where(mask, _PARTIALS[timbre], 0.0).astype(np.float32)
+    wave = amplitudes @ _HARMONIC_TABLES
+    wave.flags.writeable = False
+    return wave
 
 
 def _lookup(table: np.ndarray, cycles: np.ndarray) -> np.ndarray:

@@ -283,6 +283,11 @@ def compose(
     return Space(name, loaded, links, fitted, paths)
 
 
+def attachments(bridges: Mapping[str, Bridge]) -> dict[str, LinkRecord]:
+    """How :func:`compose` would attach ``bridges`` (every bridge but the first → its link), without composing them."""
+    return _attach(dict(bridges))
+
+
 def _names(bridges: Sequence[Bridge | str | Path]) -> dict[str, Bridge | str | Path]:
     named: dict[str, Bridge | str | Path] = {}
     for value in bridges:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bridge.core.composed import Space, compose
+from bridge.core.composed import Space, attachments, compose
 from bridge.core.registry import Registry
 from bridge.core.space import Bridge
 from bridge.core.yaml_io import shown
@@ -33,7 +33,7 @@ from bridge.pipeline.connect import connect_recipe
 from bridge.pipeline.evaluate_space import evaluate_composed
 from bridge.progress import Reporter, SilentReporter
 from bridge.recipes.io import load_space_recipe
-from bridge.recipes.space_check import check_space_recipe_data
+from bridge.recipes.space_check import check_space_recipe_data, missing_anchor_line
 from bridge.recipes.space_schema import SpaceRecipe
 
 
@@ -90,6 +90,10 @@ def compose_space_recipe(
     if recipe.threads is not None:
         torch.set_num_threads(recipe.threads)
     bridges = {name: Bridge.load(bridge.path, mcr_loader=registry.load_mcr) for name, bridge in planned.items()}
+    for name, link in attachments(bridges).items():
+        member = next(m for m, r in bridges[name].spec.members.items() if r.id == link.through)
+        if link.kind == "fitted" and not {member, link.through} & set(recipe.anchors):
+            raise BridgeError(missing_anchor_line(name, link.parent, member, link.through))
     space = compose(bridges, anchors=_anchors(recipe, base_dir, bridges, registry, reporter), name=recipe.name)
     space.recipe, space.recipe_dir = recipe.model_dump(mode="json"), str(base_dir)
     metrics = evaluate_composed(space, recipe, base_dir, registry, reporter)

@@ -36,6 +36,8 @@ class PlannedModel:
     key: str
     plugin: str
     modalities: tuple[str, ...]
+    projected: bool | None = None  # whether the bridge projects it (None: not trained yet)
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def plan_bridge(name: str, recipe: SpaceRecipe, base_dir: Path, registry: Regist
     if ref.recipe is not None:
         recipe_file = resolve(ref.recipe, base_dir)
         try:
-            member_recipe, member_dir = load_recipe(recipe_file)
+            member_recipe, member_dir = load_recipe(recipe_file, ref.set or None)
         except BridgeError as error:
             raise BridgeError(f"{where}.recipe: {error}") from None
     path = resolve(ref.path, base_dir) if ref.path is not None else resolve(member_recipe.output, member_dir)
@@ -71,7 +73,8 @@ def plan_bridge(name: str, recipe: SpaceRecipe, base_dir: Path, registry: Regist
             spec = read_spec(path)
         except BridgeError as error:
             raise BridgeError(f"{where}: {error}") from None
-        models = {m: PlannedModel(_model_key(r.plugin, r.options), r.plugin, tuple(r.modalities)) for m, r in spec.members.items()}
+        models = {m: PlannedModel(_model_key(r.plugin, r.options), r.plugin, tuple(r.modalities), r.projector is not None, r.id)
+                  for m, r in spec.members.items()}
         return PlannedBridge(path, models, member_recipe, member_dir, recipe_file, saved=True)
     if member_recipe is None:
         raise BridgeError(
@@ -111,6 +114,26 @@ def chain_order(planned: dict[str, PlannedBridge]) -> list[str]:
         order.append(name)
         pending.remove(name)
     return order
+
+
+def _check_anchors(recipe: SpaceRecipe, planned: dict[str, PlannedBridge], order: list[str]) -> None:
+    """A link between two saved bridges that both project the shared MCR needs its anchors (unsaved ones: after training)."""
+    for index, name in enumerate(order[1:], start=1):
+        parent = next(p for p in order[:index] if {m.key for m in planned[p].models.values()} & {m.key for m in planned[name].models.values()})
+        for member, model in planned[name].models.items():
+            theirs = next((m for m in planned[parent].models.values() if m.key == model.key), None)
+            if theirs is not None and model.projected and theirs.projected and not {member, model.id} & set(recipe.anchors):
+                raise BridgeError(missing_anchor_line(name, parent, member, model.id or member))
+            if theirs is not None:
+                break
+
+
+def missing_anchor_line(name: str, parent: str, member: str, mcr_id: str) -> str:
+    """The error of a link that needs anchors the recipe does not give."""
+    return (
+        f"anchors: bridges {quoted(parent)} and {quoted(name)} both project their shared MCR {quoted(mcr_id)}, so the space needs "
+        f"items of it to fit the map between them: add `anchors: {{{member}: {{modality: ..., items: ...}}}}`"
+    )
 
 
 def space_members(planned: dict[str, PlannedBridge], order: list[str]) -> dict[str, tuple[str, ...]]:
@@ -180,7 +203,9 @@ def check_space_recipe_data(
         The bridges, in the recipe's order, each saved or planned for training.
     """
     planned = {name: plan_bridge(name, recipe, base_dir, registry) for name in recipe.bridges}
-    _check_members(recipe, space_members(planned, chain_order(planned)))
+    order = chain_order(planned)
+    _check_anchors(recipe, planned, order)
+    _check_members(recipe, space_members(planned, order))
     if "paired_reference" in recipe.evaluation.baselines:
         try:
             registry.strategy_type(recipe.paired_reference.strategy)

@@ -36,11 +36,20 @@ class BridgeRef(Section):
     path: LaxPath | None = Field(
         None, description="The saved bridge folder (relative to this recipe; default: the bridge recipe's own `output`)."
     )
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Dotted-key overrides of the bridge recipe (as `--set`), e.g. `training.temperature: 0.1`: settings chosen for "
+            "this space; needs `path`, so the variant is not saved over the recipe's own bridge."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_at_least(self) -> "BridgeRef":
         if self.recipe is None and self.path is None:
             raise ValueError("give `recipe:` (a bridge recipe), `path:` (a saved bridge folder) or both")
+        if self.set and (self.recipe is None or self.path is None):
+            raise ValueError("set: overrides a bridge recipe's settings: give `recipe:` and a `path:` of its own for the variant")
         return self
 
 

@@ -23,8 +23,16 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int = 1500, n_eval: int = 240, n_paired: int = 600) -> Path:
-    """Write the feature files and `recipe.yaml` under ``root``; returns the recipe path."""
+def write_world(
+    root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int = 1500, n_eval: int = 240, n_paired: int = 600, with_cloud: bool = False
+) -> Path:
+    """Write the feature files and `recipe.yaml` under ``root``; returns the recipe path.
+
+    ``with_cloud`` adds MCR C (dim 40: image and point cloud, ULIP's role), drawn after everything
+    else so the rest is unchanged: `image_overlap.txt` (images both A and C see),
+    `pointcloud_memory.txt`, and point clouds of the eval, paired and val scenes
+    (`pointcloud_paired.txt` pairs them with `audio_paired.txt`).
+    """
     rng = np.random.default_rng(seed)
     concepts = rng.normal(size=(N_CONCEPTS, LATENT))
     maps = {"a": rng.normal(size=(LATENT, 48)), "b": rng.normal(size=(LATENT, 32))}
@@ -65,6 +73,22 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
     add("a", "image", [f"val-{i}" for i in range(n_eval)], val_latents)
     add("b", "audio", [f"val-{i}" for i in range(n_eval)], val_latents)
 
+    if with_cloud:
+        maps["c"] = rng.normal(size=(LATENT, 40))
+        gaps.update({("c", modality): rng.normal(size=40) * 2.0 for modality in ("image", "pointcloud")})
+        _, image_latents = draw(n_overlap)
+        image_ids = [f"image-overlap-{i}" for i in range(n_overlap)]
+        add("a", "image", image_ids, image_latents)
+        add("c", "image", image_ids, image_latents)
+        _, cloud_latents = draw(n_memory)
+        add("c", "pointcloud", [f"pointcloud-memory-{i}" for i in range(n_memory)], cloud_latents)
+        for split, split_latents in (("eval", eval_latents), ("paired", paired_latents), ("val", val_latents)):
+            add("c", "pointcloud", [f"{split}-{i}" for i in range(len(split_latents))], split_latents)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "image_overlap.txt").write_text("\n".join(image_ids) + "\n")
+        (root / "pointcloud_memory.txt").write_text("\n".join(f"pointcloud-memory-{i}" for i in range(n_memory)) + "\n")
+        (root / "pointcloud_paired.txt").write_text("\n".join(f"paired-{i}" for i in range(n_paired)) + "\n")
+
     root.mkdir(parents=True, exist_ok=True)
     for (mcr, modality), (ids, blocks) in files.items():
         np.save(root / f"{mcr}_{modality}.npy", np.concatenate(blocks))
@@ -80,13 +104,7 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
             writer.writerows((f"{split}-{i}", f"concept-{label}") for i, label in enumerate(split_labels))
 
     def mcr(name: str, modality: str) -> dict:
-        return {
-            "plugin": "features",
-            "options": {
-                "id": f"world-{name}",
-                "modalities": {m: {"embeddings": f"{name}_{m}.npy", "ids": f"{name}_{m}.ids"} for m in ("text", modality)},
-            },
-        }
+        return features_mcr(name, ("text", modality))
 
     def eval_source(split: str = "eval") -> dict:
         return {"manifest": f"{split}.csv", "column": "id", "is_file": False, "id_column": "id", "label_column": "label"}
@@ -124,3 +142,14 @@ def write_world(root: Path, seed: int = 0, n_overlap: int = 3000, n_memory: int 
     path = root / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
+
+
+def features_mcr(name: str, modalities: tuple[str, ...], mcr_id: str | None = None) -> dict:
+    """A recipe member: MCR ``name``'s feature files (`<name>_<modality>.npy` / `.ids`) as a `features` model."""
+    return {
+        "plugin": "features",
+        "options": {
+            "id": mcr_id or f"world-{name}",
+            "modalities": {m: {"embeddings": f"{name}_{m}.npy", "ids": f"{name}_{m}.ids"} for m in modalities},
+        },
+    }

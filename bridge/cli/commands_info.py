@@ -71,10 +71,10 @@ def recipe() -> None:
 @recipe.command("check")
 @click.argument("recipe_file", type=click.Path(path_type=Path))
 def recipe_check(recipe_file: Path) -> None:
-    """Validate RECIPE_FILE without running it: schema, plugins, options, files, prompts, output paths."""
-    from bridge.recipes.check import check_recipe
+    """Validate RECIPE_FILE (a bridge or a space recipe) without running it: schema, plugins, options, files, prompts, output paths."""
+    from bridge.recipes.space_check import check_any_recipe
 
-    check_recipe(recipe_file)
+    check_any_recipe(recipe_file)
     say(f"{recipe_file}: ok")
 
 

@@ -1,4 +1,4 @@
-"""Commands that do work: connect, eval, embed, ablate."""
+"""Commands that do work: connect, compose, eval, embed, ablate."""
 
 from __future__ import annotations
 
@@ -33,6 +33,27 @@ def connect(recipe: Path, output: Path | None, overrides: tuple[str, ...], threa
     say(f"saved bridge to {result.output} ({seconds:.1f} s; test split)")
 
 
+@click.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Space folder (default: the recipe's `output`).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe key, e.g. --set paired_reference.enhance.noise_sigma=0.04.")
+@THREADS
+def compose(recipe: Path, output: Path | None, overrides: tuple[str, ...], threads: int | None) -> None:
+    """Compose a space recipe's bridges (training the missing ones) into one space; evaluate and save it."""
+    from bridge.cli.progress import RichReporter
+    from bridge.cli.render import relative_lines, result_tables
+    from bridge.pipeline.compose import compose_recipe_file
+
+    result = compose_recipe_file(recipe, parse_overrides(overrides, threads), reporter=RichReporter(error_console), output=output)
+    for table in result_tables(result.metrics):
+        console.print(table)
+    for line in relative_lines(result.metrics):
+        say(line)
+    _print_skipped(result.metrics.get("skipped", []))
+    trained = f"; trained {', '.join(result.trained)}" if result.trained else ""
+    say(f"saved space to {result.output} ({result.metrics['seconds']:.1f} s{trained}; tables: test split, then validation)")
+
+
 def _print_skipped(skipped: list[dict]) -> None:
     if not skipped:
         return
@@ -48,13 +69,15 @@ def _print_skipped(skipped: list[dict]) -> None:
 def eval_command(bridge_dir: Path, recipe: Path | None, threads: int | None) -> None:
     """Evaluate a saved bridge and update its metrics.json."""
     from bridge.cli.progress import RichReporter
-    from bridge.cli.render import result_tables
+    from bridge.cli.render import relative_lines, result_tables
     from bridge.pipeline.evaluate_saved import evaluate_saved
 
     _set_threads(threads)
     results = evaluate_saved(bridge_dir, recipe, reporter=RichReporter(error_console))
     for table in result_tables(results):
         console.print(table)
+    for line in relative_lines(results):
+        say(line)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -134,4 +157,4 @@ def _check_folder(path: Path) -> None:
         raise BridgeError(f"--out {path}: {parent} is a file, not a folder")
 
 
-COMMANDS = (connect, eval_command, embed, ablate)
+COMMANDS = (connect, compose, eval_command, embed, ablate)

@@ -60,11 +60,21 @@ def result_tables(metrics: dict[str, Any]) -> list[Table]:
     """Every table of a ``metrics.json``-shaped dict."""
     trained = metrics.get("trained")
     tables = [retrieval_table(task, results, trained) for task, results in metrics.get("retrieval", {}).items()]
+    tables += [retrieval_table(f"{task} [validation split]", results, trained) for task, results in metrics.get("validation", {}).items()]
     if metrics.get("zeroshot"):
         tables.append(zeroshot_table(metrics["zeroshot"], trained))
     if metrics.get("geometry"):
         tables.append(geometry_table(metrics["geometry"]))
     return tables
+
+
+def relative_lines(metrics: dict[str, Any]) -> list[str]:
+    """A composed space's mean mAP as a share of the paired reference's, one line per task and split."""
+    lines = []
+    for split, tasks in metrics.get("relative_to_paired_reference", {}).items():
+        lines += [f"{task} ({split}): {metrics.get('trained')} reaches {100 * ratio:.0f} % of the paired reference's mean mAP"
+                  for task, ratio in tasks.items()]
+    return lines
 
 
 def geometry_table(report: dict[str, dict[str, dict[str, Any]]]) -> Table:

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from bridge.core.artifact import MemberRecord, write_metrics
 from bridge.core.joint import JointEmbedding
 from bridge.core.linear_map import fit_linear_map, linear_projector
 from bridge.core.mcr import MCR, Modality
@@ -79,8 +80,9 @@ class Space(JointEmbedding):
     """
 
     def __init__(self, name: str, bridges: dict[str, Bridge], links: dict[str, LinkRecord], fitted: dict[str, Projector],
-                 paths: dict[str, Path] | None = None):
+                 paths: dict[str, Path] | None = None, recipe: dict[str, Any] | None = None, recipe_dir: str | None = None):
         self.spec = SpaceSpec(name=name)
+        self.recipe, self.recipe_dir = recipe, recipe_dir  # the space recipe it was composed from (`bridge compose`), if any
         self.bridges = bridges
         self.links = links
         self.fitted = {key: projector.eval() for key, projector in fitted.items()}
@@ -136,6 +138,11 @@ class Space(JointEmbedding):
             raise BridgeError(f"space {quoted(self.name)} has no member {quoted(member)}; it has {', '.join(self.members)}")
         return self.routes[member]
 
+    def record(self, member: str) -> MemberRecord:
+        """What the bridge that embeds ``member`` records of it (plugin, options, id, fingerprint, modalities)."""
+        route = self._route(member)
+        return self.bridges[route.bridge].spec.members[route.member]
+
     def mcr(self, member: str) -> MCR:
         route = self._route(member)
         return self.bridges[route.bridge].mcr(route.member)
@@ -173,8 +180,8 @@ class Space(JointEmbedding):
 
 
     # ----- persistence ----------------------------------------------------------------------
-    def save(self, directory: str | Path, copy: bool = False) -> Path:
-        """Write ``space.yaml`` and ``links.safetensors``, atomically.
+    def save(self, directory: str | Path, copy: bool = False, metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``space.yaml`` and ``links.safetensors`` (and ``metrics.json`` if given), atomically.
 
         Bridges loaded from a folder are referenced by absolute path; the others (or all, with
         ``copy``) are saved inside the space folder under ``bridges/<name>`` and referenced relatively.
@@ -196,8 +203,10 @@ class Space(JointEmbedding):
                     paths[name] = f"bridges/{name}"
                 else:
                     paths[name] = str(self.paths[name].resolve())
-            record = SpaceFile(name=self.name, bridges=paths, links=self.links)
-            (staging / SPACE_FILE).write_text(yaml.safe_dump(record.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+            record = SpaceFile(name=self.name, bridges=paths, links=self.links, recipe=self.recipe, recipe_dir=self.recipe_dir)
+            (staging / SPACE_FILE).write_text(yaml.safe_dump(record.model_dump(mode="json", exclude_none=True), sort_keys=False), encoding="utf-8")
+            if metrics is not None:
+                write_metrics(staging, metrics)
             tensors = {f"{bridge}.{key}": value.detach().cpu().contiguous()
                        for bridge, projector in self.fitted.items() for key, value in projector.state_dict().items()}
             save_file(tensors, str(staging / LINKS_FILE), metadata={"format": "mcr-bridge-space"})
@@ -243,7 +252,7 @@ class Space(JointEmbedding):
                     )
                 fitted[name] = linear_projector(weight.T, bias)
         external = {name: where for name, where in paths.items() if Path(record.bridges[name]).is_absolute()}
-        return cls(record.name, bridges, links, fitted, external).to(device)
+        return cls(record.name, bridges, links, fitted, external, record.recipe, record.recipe_dir).to(device)
 
 
 def compose(
@@ -272,6 +281,11 @@ def compose(
     loaded = {key: loaded[key] for key in order}
     fitted = {key: _fit_link(key, link, loaded, anchors or {}) for key, link in links.items() if link.kind == "fitted"}
     return Space(name, loaded, links, fitted, paths)
+
+
+def attachments(bridges: Mapping[str, Bridge]) -> dict[str, LinkRecord]:
+    """How :func:`compose` would attach ``bridges`` (every bridge but the first → its link), without composing them."""
+    return _attach(dict(bridges))
 
 
 def _names(bridges: Sequence[Bridge | str | Path]) -> dict[str, Bridge | str | Path]:

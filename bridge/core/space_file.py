@@ -6,7 +6,7 @@ See :mod:`bridge.core.composed` for what the links mean.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,8 @@ class SpaceFile(BaseModel):
     links: dict[str, LinkRecord] = Field(
         default_factory=dict, description="Every bridge but the root → how it joins (derived from the bridges when left out)."
     )
+    recipe: dict[str, Any] | None = Field(None, description="The resolved space recipe it was composed from (`bridge compose`), if any.")
+    recipe_dir: str | None = Field(None, description="Folder that recipe's relative paths resolve against.")
 
 
 def is_space_directory(directory: str | Path) -> bool:

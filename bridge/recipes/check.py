@@ -22,6 +22,7 @@ from bridge.core.validation import validate_options
 from bridge.core.yaml_io import require_writable_parent, require_path, shown
 from bridge.data.sources import FolderSource, Item, LinesSource, ManifestSource, PluginSource, SourceContext, read_items, resolve
 from bridge.errors import BridgeError, ItemError, MissingInputs, quoted, shorten
+from bridge.evaluation.tasks import EvaluationConfig
 from bridge.recipes.io import load_recipe
 from bridge.recipes.members import member_options
 from bridge.recipes.missing import find_missing
@@ -37,21 +38,41 @@ def recipe_sources(recipe: Recipe) -> Iterator[tuple[str, BaseModel]]:
         yield "data.overlap", recipe.data.overlap
     for modality, spec in recipe.data.memory.items():
         yield f"data.memory.{modality}", spec
+    yield from evaluation_sources(recipe.evaluation)
+
+
+def evaluation_sources(evaluation: EvaluationConfig) -> Iterator[tuple[str, BaseModel]]:
+    """Every (key path, source spec) of an ``evaluation`` section (tasks and paired sources)."""
     for group in ("retrieval", "validation"):
-        for index, task in enumerate(getattr(recipe.evaluation, group)):
+        for index, task in enumerate(getattr(evaluation, group)):
             yield f"evaluation.{group}[{index}].query", task.query
             yield f"evaluation.{group}[{index}].target", task.target
-    for index, task in enumerate(recipe.evaluation.zeroshot):
+    for index, task in enumerate(evaluation.zeroshot):
         yield f"evaluation.zeroshot[{index}].items", task.items
-    for modality, spec in (recipe.evaluation.paired or {}).items():
+    for modality, spec in (evaluation.paired or {}).items():
         yield f"evaluation.paired.{modality}", spec
+
+
+def evaluation_modalities(evaluation: EvaluationConfig) -> dict[str, str]:
+    """Every modality an ``evaluation`` section uses, by its key path."""
+    used: dict[str, str] = {}
+    for group in ("retrieval", "validation"):
+        for index, task in enumerate(getattr(evaluation, group)):
+            used[f"evaluation.{group}[{index}].query_modality"] = task.query_modality
+            used[f"evaluation.{group}[{index}].target_modality"] = task.target_modality
+    for index, task in enumerate(evaluation.zeroshot):
+        used[f"evaluation.zeroshot[{index}].modality"] = task.modality
+        used[f"evaluation.zeroshot[{index}].prompt_modality"] = task.prompt_modality
+    for modality in evaluation.paired or {}:
+        used[f"evaluation.paired.{modality}"] = modality
+    return used
 
 
 Items = dict[str, list[Item]]
 """Items of the built-in sources read so far, by the source's JSON (one read per distinct source)."""
 
 
-def _check_source(key: str, spec: BaseModel, registry: Registry, base_dir: Path, read: Items) -> None:
+def check_source(key: str, spec: BaseModel, registry: Registry, base_dir: Path, read: Items) -> None:
     """A plugin source's name and options; a built-in source's file or folder, and its items (cheap next to encoding)."""
     if isinstance(spec, PluginSource):
         try:
@@ -87,7 +108,7 @@ def _items(spec: BaseModel, base_dir: Path, read: Items) -> list[Item]:
 
 
 def _labels_cheaply(spec: BaseModel, base_dir: Path, read: Items) -> list[str] | None:
-    """The labels of a built-in source (already read by :func:`_check_source`); ``None`` for plugin sources."""
+    """The labels of a built-in source (already read by :func:`check_source`); ``None`` for plugin sources."""
     if isinstance(spec, PluginSource):
         return None
     return sorted({item.label for item in _items(spec, base_dir, read) if item.label is not None})
@@ -145,15 +166,7 @@ def _modalities(recipe: Recipe, encodes: dict[str, tuple[str, ...]]) -> None:
         return
     declared = {m for modalities in encodes.values() for m in modalities}
     used = {f"data.memory.{m}": m for m in recipe.data.memory}
-    for group in ("retrieval", "validation"):
-        for index, task in enumerate(getattr(recipe.evaluation, group)):
-            used[f"evaluation.{group}[{index}].query_modality"] = task.query_modality
-            used[f"evaluation.{group}[{index}].target_modality"] = task.target_modality
-    for index, task in enumerate(recipe.evaluation.zeroshot):
-        used[f"evaluation.zeroshot[{index}].modality"] = task.modality
-        used[f"evaluation.zeroshot[{index}].prompt_modality"] = task.prompt_modality
-    for modality in recipe.evaluation.paired or {}:
-        used[f"evaluation.paired.{modality}"] = modality
+    used.update(evaluation_modalities(recipe.evaluation))
     for key, modality in used.items():
         if modality not in declared:
             raise BridgeError(f"{key}: no member encodes {quoted(modality)} (they encode {', '.join(sorted(declared))})")
@@ -195,7 +208,7 @@ def check_recipe_data(
         raise MissingInputs(missing)
     read: Items = {}
     for key, spec in recipe_sources(recipe):
-        _check_source(key, spec, registry, base_dir, read)
+        check_source(key, spec, registry, base_dir, read)
     if "paired_reference" in recipe.evaluation.baselines:
         paired = recipe.evaluation.paired or {}
         missing = [m for m in recipe.data.memory if m not in paired]
@@ -206,7 +219,7 @@ def check_recipe_data(
     if check_output:
         check_output_dir(output or resolve(recipe.output, base_dir))
     if cache_dir is not None:
-        _check_cache_dir(cache_dir)
+        check_cache_dir(cache_dir)
     return validated
 
 
@@ -217,7 +230,7 @@ def _strategy(recipe: Recipe, registry: Registry) -> None:
         raise BridgeError(f"strategy: {error}") from None
 
 
-def _check_cache_dir(path: Path) -> None:
+def check_cache_dir(path: Path) -> None:
     try:
         require_writable_parent(path / "entry", f"cache_dir {shown(path)}")  # the cache folder itself, or what would hold it
     except OSError as error:  # a name too long, a symlink loop

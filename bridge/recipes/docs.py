@@ -16,11 +16,12 @@ from bridge.core.projector_config import ProjectorConfig
 from bridge.data import sources
 from bridge.evaluation import tasks
 from bridge.methods.config import EnhanceConfig, TrainingConfig
-from bridge.recipes import schema
+from bridge.recipes import schema, space_schema
 
 HEADER = """# Recipe reference
 
-A recipe is a YAML file that `bridge connect` runs. Unknown keys and wrong types are
+A recipe is a YAML file that `bridge connect` runs; a *space recipe* (it lists `bridges`,
+sections at the end) is one that `bridge compose` runs. Unknown keys and wrong types are
 errors naming the file and the key path. Relative paths resolve against the recipe's
 folder. This page is generated from the models in `bridge/recipes/schema.py` and the
 models it refers to (`python -m bridge.recipes.docs > docs/recipe.md`); a test keeps it
@@ -86,6 +87,10 @@ SECTIONS: list[tuple[type[BaseModel], str]] = [
     (sources.FolderSource, "source: folder"),
     (sources.ManifestSource, "source: manifest"),
     (sources.PluginSource, "source: plugin"),
+    (space_schema.SpaceRecipe, "(top level of a space recipe)"),
+    (space_schema.BridgeRef, "bridges.<name>"),
+    (space_schema.AnchorSpec, "anchors.<mcr>"),
+    (space_schema.PairedReferenceConfig, "paired_reference"),
 ]
 
 

@@ -12,6 +12,7 @@ from bridge.core.validation import format_error
 from bridge.core.yaml_io import parse_yaml, read_yaml, shown
 from bridge.errors import BridgeError, quoted
 from bridge.recipes.schema import Recipe
+from bridge.recipes.space_schema import SpaceRecipe
 
 
 def parse_recipe(data: Any, where: str) -> Recipe:
@@ -41,6 +42,25 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tu
     if overrides and isinstance(data, dict):
         data = apply_overrides(data, overrides)
     return parse_recipe(data, shown(path)), path.absolute().parent
+
+
+def parse_space_recipe(data: Any, where: str) -> SpaceRecipe:
+    """Validate already-parsed YAML of a space recipe; errors name ``where``."""
+    if not isinstance(data, dict):
+        raise BridgeError(f"{where}: a space recipe must be a mapping of keys (name, bridges, evaluation, ...), got {type(data).__name__}")
+    try:
+        return SpaceRecipe.model_validate(data)
+    except ValidationError as error:
+        raise BridgeError(f"{where}: {format_error(error)}") from error
+
+
+def load_space_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[SpaceRecipe, Path]:
+    """Read and validate a space recipe file (``bridge compose``); returns it and its folder."""
+    path = Path(path)
+    data = read_yaml(path, "recipe")
+    if overrides and isinstance(data, dict):
+        data = apply_overrides(data, overrides)
+    return parse_space_recipe(data, shown(path)), path.absolute().parent
 
 
 def parse_override(pair: str) -> tuple[str, Any]:

@@ -109,6 +109,8 @@ class Recipe(Section):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        if "bridges" in data and "members" not in data:
+            raise ValueError("bridges: this is a space recipe (it lists `bridges`); run it with `bridge compose`")
         if "method" in data:
             method = data.pop("method")
             if method != "cmcr":

@@ -39,10 +39,10 @@ DEFAULT_CONCEPTS = 48
 MODALITIES = ("image", "audio", "pointcloud", "text", *(f"text:{style}" for style in CAPTION_STYLES))
 
 # Deflate level of written PNGs. The images carry pixel noise, so deflate saves only ~28% of
-# their 12 KiB while costing most of the generation time; 0 stores them uncompressed.
+# their 12 KiB while costing most of the generation time; 0 stores them uncompressed (which also
+# fixes every PNG's size, so finished files are recognised by size: see `_is_complete`).
 PNG_COMPRESSION = 0
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _WAV_HEADER_BYTES = 44
 _WAVE_FORMAT_PCM = 1
 _WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")  # RIFF header, "fmt " chunk of PCM, "data" chunk header
@@ -189,17 +189,19 @@ def world_key(world: World) -> str:
     return str(world.seed) if n == DEFAULT_CONCEPTS else f"{world.seed}-{n}concepts"
 
 
-def _is_complete(path: Path, size: int, modality: str) -> bool:
-    """Whether a file already in place is whole (a WAV of the exact length, a PNG ending in IEND, a full NPY)."""
+_PNG_BYTES = len(encode_png(np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)))
+"""Size of every world PNG: stored uncompressed (deflate level 0), so it depends on the image size alone."""
+
+
+def _is_complete(size: int, modality: str) -> bool:
+    """Whether a file already in place is whole, from its size alone (a WAV or PNG of the exact length, a full
+    NPY): files are written under a hidden name and renamed when whole, so this only catches files cut
+    short by something else. No file is opened: several ranks each list every file of a source."""
     if modality == "pointcloud":
         return is_complete_npy(size)
     if modality == "audio":
         return size == _WAV_HEADER_BYTES + 2 * int(SAMPLE_RATE * AUDIO_SECONDS)
-    if size < len(_PNG_END):
-        return False
-    with path.open("rb") as handle:
-        handle.seek(-len(_PNG_END), os.SEEK_END)
-        return handle.read() == _PNG_END
+    return size == _PNG_BYTES
 
 
 def _existing_sizes(folder: Path) -> dict[str, int]:
@@ -271,7 +273,7 @@ def materialize(world: World, split: str, count: int, modality: str, root: Path,
     names_in_folder = [f"{scene.id}{suffix}" for scene in scenes]
     sizes = _existing_sizes(folder)
     missing = [(scene, name) for scene, name in zip(scenes, names_in_folder)
-               if name not in sizes or not _is_complete(folder / name, sizes[name], modality)]
+               if name not in sizes or not _is_complete(sizes[name], modality)]
     layouts = _write_missing(world, missing, modality, folder, split, progress) if missing else {}
     if modality != "pointcloud":
         write_manifest(world, scenes, modality, folder, layouts)

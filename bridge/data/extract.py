@@ -371,8 +371,7 @@ def extract_shard(
         raise BridgeError(f"rank must be in 0..world_size-1, got rank {rank} of world size {world_size}")
     reporter = reporter or SilentReporter()
     store = store_for(mcr, modality, cache_dir)
-    plan = _plan(store, modality, share_of(items, rank, world_size), skip_bad_items=skip_bad_items, decode=decode,
-                 reporter=reporter)
+    plan = _plan(store, modality, share_of(items, rank, world_size), skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
     if not plan.misses:
         return ShardCounts(0, plan.cached, 0, len(plan.failures))
     encoded, failed = _encode_misses(

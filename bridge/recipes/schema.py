@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, model_validator
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import UNION_TAG, LaxPath
@@ -28,6 +28,16 @@ from bridge.evaluation.tasks import EvaluationConfig
 from bridge.methods.config import EnhanceConfig, TrainingConfig
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,2})?)$")
+
+
+def _checked_device(device: str) -> str:
+    if not DEVICE_PATTERN.match(device):
+        raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {quoted(device, 40)}")
+    return device
+
+
+DeviceName = Annotated[str, AfterValidator(_checked_device)]
+"""A torch device as recipes name it: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
 MEMBER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
@@ -92,7 +102,7 @@ class Recipe(Section):
     projector: ProjectorConfig = Field(default_factory=ProjectorConfig, description="Projector architecture.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Evaluation.")
-    device: str = Field(
+    device: DeviceName = Field(
         "auto", description="Torch device for consistency, training and evaluation: `auto` (CUDA when present), `cpu`, `cuda`, `cuda:N`, `mps`."
     )
     threads: Annotated[int, Strict()] | None = Field(
@@ -131,13 +141,6 @@ class Recipe(Section):
             data["training"] = training
             data.setdefault("device", device)
         return data
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, device: str) -> str:
-        if not DEVICE_PATTERN.match(device):
-            raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {quoted(device, 40)}")
-        return device
 
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":

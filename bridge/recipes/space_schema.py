@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, Strict, field_validator, model_validator
+from pydantic import Field, Strict, model_validator
 
 from bridge.core.projector_config import ProjectorConfig
 from bridge.core.validation import LaxPath
@@ -22,7 +22,7 @@ from bridge.data.sources import SourceSpec
 from bridge.errors import quoted
 from bridge.evaluation.tasks import EvaluationConfig
 from bridge.methods.config import EnhanceConfig, TrainingConfig
-from bridge.recipes.schema import DEVICE_PATTERN, MEMBER_NAME, Section
+from bridge.recipes.schema import MEMBER_NAME, DeviceName, Section
 
 SPACE_BASELINES = ("chance", "paired_reference")
 
@@ -95,7 +95,7 @@ class SpaceRecipe(Section):
         ),
     )
     paired_reference: PairedReferenceConfig = Field(default_factory=PairedReferenceConfig, description="Settings of the paired reference.")
-    device: str = Field("auto", description="Torch device for the paired reference and evaluation: `auto`, `cpu`, `cuda`, `cuda:N`, `mps`.")
+    device: DeviceName = Field("auto", description="Torch device for the paired reference and evaluation: `auto`, `cpu`, `cuda`, `cuda:N`, `mps`.")
     threads: Annotated[int, Strict()] | None = Field(None, ge=1, le=1024, description="Torch CPU threads (default: torch's own).")
     output: LaxPath = Field(Path("runs/space"), description="Directory the space is saved to (relative to the recipe).")
     cache_dir: LaxPath | None = Field(
@@ -108,13 +108,6 @@ class SpaceRecipe(Section):
         if isinstance(data, dict) and "bridges" not in data and any(key in data for key in ("members", "mcr_a", "strategy")):
             raise ValueError("this is a bridge recipe (it has `members`); run it with `bridge connect`, or list `bridges:` to compose a space")
         return data
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, device: str) -> str:
-        if not DEVICE_PATTERN.match(device):
-            raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {quoted(device, 40)}")
-        return device
 
     @model_validator(mode="after")
     def _baselines(self) -> "SpaceRecipe":

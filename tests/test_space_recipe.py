@@ -193,10 +193,12 @@ def test_two_connect_bridges_compose_through_anchors_named_in_the_recipe(world, 
 
     no_anchors = variant(world, "connected.yaml", change)
     needs = ("connected.yaml: anchors: bridges 'wave' and 'cloud' both project their shared MCR 'world-a'", "add `anchors: {a: {modality")
-    error_line(bridge_cli("compose", no_anchors, "-o", world.parent / "runs" / "connected"), *needs)  # after training them
-    error_line(bridge_cli("recipe", "check", no_anchors), *needs)  # now saved: found before any work
+    error_line(bridge_cli("compose", no_anchors, "-o", world.parent / "runs" / "connected"), *needs)  # before training them
+    assert not any((world.parent / "runs" / name / "bridge.yaml").exists() for name in ("connect-b-into-a", "connect-c-into-a"))
     with_anchors = variant(no_anchors, "anchored.yaml", lambda d: d.update(anchors={"a": {"modality": "image", "items": {"lines": "image_overlap.txt"}}}))
     result = compose_recipe_file(with_anchors, output=world.parent / "runs" / "anchored")
-    assert result.space.links["cloud"].kind == "fitted" and result.trained == []  # trained by the run without anchors
+    assert result.space.links["cloud"].kind == "fitted" and sorted(result.trained) == ["cloud", "wave"]
+    assert all((world.parent / "runs" / name / "bridge.yaml").exists() for name in ("connect-b-into-a", "connect-c-into-a"))
+    error_line(bridge_cli("recipe", "check", no_anchors), *needs)  # now saved: found by the model-free check too
     rows = result.metrics["retrieval"][TASK]
     assert rows["sound-and-shape"]["audio→pointcloud"]["mAP"] >= 5 * rows["chance"]["audio→pointcloud"]["mAP"]

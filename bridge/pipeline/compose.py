@@ -7,14 +7,17 @@ The engine behind the CLI command, usable from Python::
     result.metrics["retrieval"]["audio-pointcloud"]["paired reference"]
 
 Everything that can be checked without a model is checked first, for every
-bridge (:mod:`bridge.recipes.space_check`); a bridge that is not saved yet is
-then trained from its bridge recipe exactly as `bridge connect` would
-(and kept, so the next run reuses it). The space is saved with its recipe
+bridge (:mod:`bridge.recipes.space_check`); then the models of the bridges
+not saved yet are loaded and their strategies planned (nothing encoded), so
+a link that needs anchors is found before any training; each such bridge is
+then trained from its bridge recipe exactly as `bridge connect` would (and
+kept, so the next run reuses it). The space is saved with its recipe
 and ``metrics.json``, so `bridge eval SPACE` evaluates it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +34,10 @@ from bridge.data.sources import resolve
 from bridge.errors import BridgeError, MissingInputs, quoted
 from bridge.pipeline.connect import connect_recipe
 from bridge.pipeline.evaluate_space import evaluate_composed
+from bridge.pipeline.session import open_session
 from bridge.progress import Reporter, SilentReporter
 from bridge.recipes.io import load_space_recipe
-from bridge.recipes.space_check import check_space_recipe_data, missing_anchor_line
+from bridge.recipes.space_check import PlannedBridge, chain_order, check_anchors, check_space_recipe_data, missing_anchor_line
 from bridge.recipes.space_schema import SpaceRecipe
 
 
@@ -81,6 +85,9 @@ def compose_space_recipe(
     output = output or resolve(recipe.output, base_dir)
     planned = check_space_recipe_data(recipe, base_dir, registry, output)
     trained = [name for name, bridge in planned.items() if not bridge.saved]
+    if trained:
+        planned = {name: bridge if bridge.saved else _with_plan(name, bridge, registry) for name, bridge in planned.items()}
+        check_anchors(recipe, planned, chain_order(planned))
     for name in trained:
         bridge = planned[name]
         try:
@@ -101,6 +108,17 @@ def compose_space_recipe(
     metrics["trained_bridges"] = trained
     space.save(output, copy=True, metrics=metrics)  # self-contained: a copy of each bridge inside the space folder
     return ComposeResult(space=space, output=output, metrics=metrics, trained=trained)
+
+
+def _with_plan(name: str, bridge: PlannedBridge, registry: Registry) -> PlannedBridge:
+    """An unsaved bridge with each model's ``projected`` and ``id`` filled in from its strategy's plan (models loaded)."""
+    try:
+        session = open_session(bridge.recipe, bridge.recipe_dir, registry)
+    except BridgeError as error:
+        raise BridgeError(f"bridges.{name}.recipe: {shown(bridge.recipe_file)}: {error}") from None
+    models = {member: dataclasses.replace(model, projected=member in session.plan.projected, id=session.mcrs[member].id)
+              for member, model in bridge.models.items()}
+    return dataclasses.replace(bridge, models=models)
 
 
 def _anchors(recipe: SpaceRecipe, base_dir: Path, bridges: dict[str, Bridge], registry: Registry, reporter: Reporter) -> dict[str, torch.Tensor]:

@@ -116,8 +116,9 @@ def chain_order(planned: dict[str, PlannedBridge]) -> list[str]:
     return order
 
 
-def _check_anchors(recipe: SpaceRecipe, planned: dict[str, PlannedBridge], order: list[str]) -> None:
-    """A link between two saved bridges that both project the shared MCR needs its anchors (unsaved ones: after training)."""
+def check_anchors(recipe: SpaceRecipe, planned: dict[str, PlannedBridge], order: list[str]) -> None:
+    """A link between two bridges that both project the shared MCR needs its anchors (a model whose ``projected`` is
+    not known yet, an unsaved bridge's before its strategy is planned, is not checked)."""
     for index, name in enumerate(order[1:], start=1):
         parent = next(p for p in order[:index] if {m.key for m in planned[p].models.values()} & {m.key for m in planned[name].models.values()})
         for member, model in planned[name].models.items():
@@ -204,7 +205,7 @@ def check_space_recipe_data(
     """
     planned = {name: plan_bridge(name, recipe, base_dir, registry) for name in recipe.bridges}
     order = chain_order(planned)
-    _check_anchors(recipe, planned, order)
+    check_anchors(recipe, planned, order)
     _check_members(recipe, space_members(planned, order))
     if "paired_reference" in recipe.evaluation.baselines:
         try:

@@ -11,7 +11,7 @@
 #   STEPS="consistency" bash benchmarks/gpu_session.sh
 set -u -o pipefail
 OUT=${OUT:-/tmp/bridge-gpu}
-STEPS=${STEPS:-"main consistency extract_image extract_audio tests"}
+STEPS=${STEPS:-"main consistency softmax_variants extract_image extract_audio tests"}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 BRIDGE_CACHE=/tmp/bridge-cache
 
@@ -37,6 +37,8 @@ step() {  # step NAME SECONDS COMMAND...
 step main 90 python3 -m bridge connect recipes/synthworld.yaml -o /tmp/runs/synthworld
 # Issue 10: the streamed consistency at N = M = 2M, D = 512, against the GPU's own float32 matmul rate.
 step consistency 240 python3 benchmarks/consistency_throughput.py --n 2000000 --device cuda
+# The softmax-step variants on one query chunk (benchmarks/README.md, "GPU").
+step softmax_variants 90 python3 benchmarks/gpu_softmax_variants.py
 # Extraction per GPU: ViT-B/32 (random weights) on 640x480 JPEGs; HTSAT-tiny CLAP on 10 s WAVs.
 step extract_image 150 python3 benchmarks/extraction_throughput.py --modality image --model vit-b-32 --device cuda \
     --precision amp --images 512 --repeats 1 --kinds threads --threads 4

@@ -110,3 +110,11 @@ def test_cloud_generation_benchmark_runs_and_prints_its_verdict():
     output = _run("cloud_generation.py", "--count", "50")
     assert re.search(rf"{VERDICT}: rendered \+ written", output)
     assert _number(r"rendering: +([\d,]+) clouds", output) > 0
+
+
+def test_gpu_softmax_variants_runs_on_the_cpu_and_agrees_with_eager():
+    output = _run("gpu_softmax_variants.py", "--device", "cpu", "--queries", "32", "--memory", "512", "--dim", "16", "--chunk", "128")
+    assert re.search(r"two matmuls alone: [\d.]+ TFLOP/s", output), output
+    for name in ("ones column", "SDPA", "compiled step"):
+        difference = float(re.search(rf"{name}: .*max \|difference\| ([\d.e+-]+)", output).group(1))
+        assert difference < 1e-4, (name, output)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bridge.core.validation import format_error
 from bridge.core.yaml_io import parse_yaml, read_yaml, shown
@@ -14,17 +14,24 @@ from bridge.errors import BridgeError, quoted
 from bridge.recipes.schema import Recipe
 from bridge.recipes.space_schema import SpaceRecipe
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _validated(model: type[ModelT], data: Any, where: str, kind: str, keys: str) -> ModelT:
+    """``data`` (parsed YAML) validated as ``model``; an empty file, a non-mapping or a bad key is one line naming ``where``."""
+    if data is None:
+        raise BridgeError(f"{where}: the {kind} is empty; expected a mapping of keys ({keys}, ...)")
+    if not isinstance(data, dict):
+        raise BridgeError(f"{where}: a {kind} must be a mapping of keys ({keys}, ...), got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise BridgeError(f"{where}: {format_error(error)}") from error
+
 
 def parse_recipe(data: Any, where: str) -> Recipe:
     """Validate already-parsed YAML; errors name ``where``."""
-    if data is None:
-        raise BridgeError(f"{where}: the recipe is empty; expected a mapping of keys (name, members, overlap, data, ...)")
-    if not isinstance(data, dict):
-        raise BridgeError(f"{where}: a recipe must be a mapping of keys, got {type(data).__name__}")
-    try:
-        return Recipe.model_validate(data)
-    except ValidationError as error:
-        raise BridgeError(f"{where}: {format_error(error)}") from error
+    return _validated(Recipe, data, where, "recipe", "name, members, overlap, data")
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Recipe, Path]:
@@ -46,12 +53,7 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tu
 
 def parse_space_recipe(data: Any, where: str) -> SpaceRecipe:
     """Validate already-parsed YAML of a space recipe; errors name ``where``."""
-    if not isinstance(data, dict):
-        raise BridgeError(f"{where}: a space recipe must be a mapping of keys (name, bridges, evaluation, ...), got {type(data).__name__}")
-    try:
-        return SpaceRecipe.model_validate(data)
-    except ValidationError as error:
-        raise BridgeError(f"{where}: {format_error(error)}") from error
+    return _validated(SpaceRecipe, data, where, "space recipe", "name, bridges, evaluation")
 
 
 def load_space_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[SpaceRecipe, Path]:

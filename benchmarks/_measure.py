@@ -55,17 +55,17 @@ def run_in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
         return pool.submit(function, *args).result()
 
 
-def random_unit_rows(rows: int, dim: int, seed: int, block_rows: int = 16384) -> torch.Tensor:
-    """``(rows, dim)`` float32 rows drawn uniformly on the unit sphere.
+def random_unit_rows(rows: int, dim: int, seed: int, block_rows: int = 16384, device: str | torch.device = "cpu") -> torch.Tensor:
+    """``(rows, dim)`` float32 rows drawn uniformly on the unit sphere, generated directly on ``device``.
 
     Filled block by block into one preallocated tensor, so the only memory
     beyond the result is one ``(block_rows, dim)`` temporary.
     """
-    generator = torch.Generator().manual_seed(seed)
-    result = torch.empty(rows, dim, dtype=torch.float32)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    result = torch.empty(rows, dim, dtype=torch.float32, device=device)
     for start in range(0, rows, block_rows):
         block = result[start : start + block_rows]
-        torch.randn(block.shape, generator=generator, out=block)
+        torch.randn(block.shape, generator=generator, out=block, device=device)
         block.div_(block.norm(dim=1, keepdim=True))
     return result
 

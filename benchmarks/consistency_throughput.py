@@ -165,17 +165,6 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _unit_rows_on(rows: int, dim: int, seed: int, device: torch.device, block_rows: int = 65536) -> torch.Tensor:
-    """``(rows, dim)`` random unit rows generated block by block directly in ``device`` memory."""
-    generator = torch.Generator(device=device).manual_seed(seed)
-    result = torch.empty(rows, dim, dtype=torch.float32, device=device)
-    for start in range(0, rows, block_rows):
-        block = result[start : start + block_rows]
-        torch.randn(block.shape, generator=generator, out=block, device=device)
-        block.div_(block.norm(dim=1, keepdim=True))
-    return result
-
-
 def _tensor(rows: np.ndarray | torch.Tensor) -> torch.Tensor:
     """A float32 tensor copy of ``rows`` (memmap rows are read into memory)."""
     return rows.clone() if isinstance(rows, torch.Tensor) else torch.from_numpy(np.array(rows, dtype=np.float32))
@@ -203,8 +192,8 @@ def measure(settings: Settings) -> Measurement:
         torch.ones(256, 256, device=device) @ torch.ones(256, 256, device=device)  # CUDA context, cuBLAS handle
     rss_before_data = _measure.current_rss_bytes()
     if settings.on_cuda:
-        queries = _unit_rows_on(settings.n, settings.dim, settings.seed, device)
-        memory = _unit_rows_on(settings.m, settings.dim, settings.seed + 1, device)
+        queries = _measure.random_unit_rows(settings.n, settings.dim, settings.seed, block_rows=65536, device=device)
+        memory = _measure.random_unit_rows(settings.m, settings.dim, settings.seed + 1, block_rows=65536, device=device)
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     elif settings.inputs_folder is None:

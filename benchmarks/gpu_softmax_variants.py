@@ -8,11 +8,11 @@ script times, on one query chunk against a memory of ``--memory`` rows (best
 of 3, float32, TF32 off):
 
 - the two matmuls alone (the reference rate);
-- eager: the four elementwise passes as `memory_aggregate` runs them on the CPU;
+- eager: `memory_aggregate(..., fused=False)`, four elementwise passes per chunk (its CPU path);
 - ones column: the row sums folded into the second matmul;
 - SDPA: ``F.scaled_dot_product_attention`` over the whole memory;
-- compiled: the softmax step as one ``torch.compile``d kernel (what
-  `bridge.methods.consistency` now uses on CUDA).
+- compiled: `memory_aggregate(..., fused=True)`, the softmax step as one
+  ``torch.compile``d kernel (its default on CUDA).
 
 Each variant's result is compared with the eager one. Meant for CUDA;
 ``--device cpu`` runs it on the CPU (slow; for checking that it runs).
@@ -28,7 +28,7 @@ import click
 import torch
 import torch.nn.functional as F
 
-from bridge.methods.consistency import fused_softmax_step, softmax_step
+from bridge.methods.consistency import memory_aggregate
 
 
 def _synchronize(device: torch.device) -> None:
@@ -74,18 +74,8 @@ def main(queries: int, memory: int, dim: int, chunk: int, temperature: float, de
             accumulator.addmm_(scores, block)
         return accumulator
 
-    def streamed(step) -> torch.Tensor:
-        scaled = q / temperature
-        running_max = torch.full((queries, 1), float("-inf"), device=device)
-        denominator, accumulator = torch.zeros(queries, 1, device=device), torch.zeros(queries, dim, device=device)
-        scores = torch.empty(queries, chunk, device=device)
-        for start in range(0, memory, chunk):
-            block = F.normalize(m[start : start + chunk], dim=1)
-            torch.matmul(scaled, block.T, out=scores)
-            weights, running_max, rescale, row_sums = step(scores, running_max)
-            denominator.mul_(rescale).add_(row_sums)
-            accumulator.mul_(rescale).addmm_(weights, block)
-        return accumulator / denominator
+    def streamed(fused: bool) -> torch.Tensor:  # the code under test, one query chunk
+        return memory_aggregate(q, m, temperature, chunk_size=chunk, query_chunk_size=queries, device=device, fused=fused)
 
     def ones_column() -> torch.Tensor:
         scaled = q / temperature
@@ -111,9 +101,9 @@ def main(queries: int, memory: int, dim: int, chunk: int, temperature: float, de
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{name}: {queries:,} queries x {memory:,} memory rows, D = {dim}, chunk {chunk:,}")
     print(f"  two matmuls alone: {flops / reference_seconds / 1e12:.1f} TFLOP/s")
-    eager_seconds, eager = _best_of(lambda: streamed(softmax_step), device)
+    eager_seconds, eager = _best_of(lambda: streamed(False), device)
     print(f"  eager softmax step: {flops / eager_seconds / 1e12:.1f} TFLOP/s, ratio {reference_seconds / eager_seconds:.3f}")
-    for name, variant in (("ones column", ones_column), ("SDPA", sdpa), ("compiled step", lambda: streamed(fused_softmax_step()))):
+    for name, variant in (("ones column", ones_column), ("SDPA", sdpa), ("compiled step", lambda: streamed(True))):
         try:
             seconds, result = _best_of(variant, device)
         except Exception as error:  # noqa: BLE001 - an experiment: report the variant that cannot run, go on

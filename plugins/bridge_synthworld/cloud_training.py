@@ -32,7 +32,8 @@ from bridge_synthworld.cloud_mcr import CLOUD_ID, CloudCheckpoint, CloudMCR, pix
 from bridge_synthworld.cloud_model import CloudArchitecture, build_cloud, canonical_frame, sample_points
 from bridge_synthworld.mcrs import PIXEL, SynthworldMCR, read_checkpoint
 from bridge_synthworld.models import count_parameters
-from bridge_synthworld.training import ENCODE_CHUNK, TrainingSchedule, info_nce, zero_shot_prompts
+from bridge_synthworld.losses import info_nce
+from bridge_synthworld.training import ENCODE_CHUNK, TrainingSchedule, zero_shot_prompts
 from bridge_synthworld.world import Scene, World
 
 

@@ -9,7 +9,10 @@ files (uint8 images, 16-bit audio), so training inputs equal decoded files.
 
 The loss is symmetric InfoNCE with a learnable temperature; captions that are
 the same string in one batch count as positives of each other (a property of
-the text alone, no labels). Training is deterministic on CPU for a seed.
+the text alone, no labels). A residual-spread term on the text embeddings
+(``losses.py``) keeps the captions spread over their own cone, which gives the
+models CLIP's low matched-pair cosine (docs/synthworld.md). Training is
+deterministic on CPU for a seed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 import time
 import wave
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -36,6 +40,7 @@ from bridge.evaluation.metrics import (
 from bridge.progress import Reporter, SilentReporter
 from bridge_synthworld.captions import LEXICON, with_article
 from bridge_synthworld.files import encode_wav
+from bridge_synthworld.losses import info_nce, residual_spread
 from bridge_synthworld.mcrs import PIXEL, Checkpoint, ModelKind, SynthworldMCR, Tokenizer
 from bridge_synthworld.models import ContrastiveModel, count_parameters
 from bridge_synthworld.tokenizers import TrigramTokenizer, WordTokenizer
@@ -78,6 +83,12 @@ class TrainConfig(TrainingSchedule):
         gt=0,
         description="Peak learning rate of the log inverse temperature (same warm-up and decay, no weight decay). "
         "Fast, so that the logit scale reaches its cap of 100 early, as in CLIP, and the encoders keep their cones.",
+    )
+    spread: dict[Literal["media", "text"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"text": 0.6},
+        description="Weight of the residual-spread term (losses.residual_spread) on each batch's media and/or text "
+        "embeddings; {} is plain InfoNCE. On the text it spreads the captions over their own cone, so each modality "
+        "keeps what the other does not say and a matched pair's cosine comes down to CLIP's range (docs/synthworld.md).",
     )
     eval_scenes: int = Field(480, ge=0, description="Scenes of split `eval` for the own-retrieval report (0: skip).")
 
@@ -181,24 +192,6 @@ def augment_images(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return out
 
 
-def info_nce(media: torch.Tensor, text: torch.Tensor, same_text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE over a batch.
-
-    Args:
-        media: ``(B, D)`` normalised media embeddings.
-        text: ``(B, D)`` normalised text embeddings of their captions.
-        same_text: ``(B, B)`` bool, captions i and j are the same string
-            (the diagonal is True); each row's positives share its mass.
-        logit_scale: scalar ``1 / tau``.
-
-    Returns:
-        Scalar loss: mean of the media->text and text->media cross-entropies.
-    """
-    logits = logit_scale * media @ text.T
-    targets = same_text.float() / same_text.float().sum(dim=1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets.T))
-
-
 def _same_rows(ids: torch.Tensor) -> torch.Tensor:
     """``(B, ...)`` token ids -> ``(B, B)`` bool, rows with identical ids."""
     flat = ids.reshape(ids.shape[0], -1)
@@ -251,9 +244,10 @@ def _fit(
                 batch = media[rows]
                 if config.augment_images and kind.modality == "image":
                     batch = augment_images(batch, generator)
-                loss = info_nce(
-                    _embed_stored(kind, model, batch), model.embed("text", ids), _same_rows(ids), model.logit_scale()
-                )
+                embedded = {"media": _embed_stored(kind, model, batch), "text": model.embed("text", ids)}
+                loss = info_nce(embedded["media"], embedded["text"], _same_rows(ids), model.logit_scale())
+                for role, weight in sorted(config.spread.items()):
+                    loss = loss + weight * residual_spread(embedded[role])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

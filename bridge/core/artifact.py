@@ -185,7 +185,7 @@ def write_directory(directory: Path, spec: SpaceSpec, tensors: dict[str, Any], m
     Args:
         tensors: ``<member>.<parameter>`` → CPU tensor.
     """
-    from safetensors.torch import save_file
+    from bridge.core.safetensors_io import save_tensors
 
     directory = Path(directory)
     check_output_dir(directory)
@@ -196,7 +196,7 @@ def write_directory(directory: Path, spec: SpaceSpec, tensors: dict[str, Any], m
     staging.mkdir()
     carried: list[str] = []
     try:
-        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "mcr-bridge", "name": spec.name[:200]})
+        save_tensors(tensors, staging / WEIGHTS_FILE, metadata={"format": "mcr-bridge", "name": spec.name[:200]})
         if metrics is not None:
             (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         import yaml

@@ -187,7 +187,7 @@ class Space(JointEmbedding):
         ``copy``) are saved inside the space folder under ``bridges/<name>`` and referenced relatively.
         """
         import yaml
-        from safetensors.torch import save_file
+        from bridge.core.safetensors_io import save_tensors
 
         directory = Path(directory).resolve()
         if directory.exists() and (not directory.is_dir() or (any(directory.iterdir()) and not (directory / SPACE_FILE).exists())):
@@ -209,7 +209,7 @@ class Space(JointEmbedding):
                 write_metrics(staging, metrics)
             tensors = {f"{bridge}.{key}": value.detach().cpu().contiguous()
                        for bridge, projector in self.fitted.items() for key, value in projector.state_dict().items()}
-            save_file(tensors, str(staging / LINKS_FILE), metadata={"format": "mcr-bridge-space"})
+            save_tensors(tensors, staging / LINKS_FILE, metadata={"format": "mcr-bridge-space"})
             retired = directory.with_name(f".{directory.name}.replaced-{token}")
             if directory.exists():
                 os.replace(directory, retired)

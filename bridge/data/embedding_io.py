@@ -43,7 +43,7 @@ def check_embedding_output(path: Path) -> None:
 
 def write_embeddings(path: Path, embeddings: torch.Tensor, items: list[str]) -> None:
     """Save ``(N, d)`` embeddings: ``.npy`` (array only) or ``.safetensors`` (tensor ``embeddings``, items in metadata)."""
-    from safetensors.torch import save_file
+    from bridge.core.safetensors_io import save_tensors
 
     check_embedding_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ def write_embeddings(path: Path, embeddings: torch.Tensor, items: list[str]) -> 
         if path.suffix == ".npy":
             np.save(temporary, array.numpy())
         else:
-            save_file({"embeddings": array}, str(temporary), metadata={"items": json.dumps(items)})
+            save_tensors({"embeddings": array}, temporary, metadata={"items": json.dumps(items)})
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from bridge.methods.enhance import TrainingSet, add_noise
 from bridge.methods.losses import cmcr_losses
 from bridge.progress import Reporter, SilentReporter
 from bridge.core.projector import Projector
+from bridge.core.safetensors_io import save_tensors
 from bridge.core.projector_config import ProjectorConfig
 from bridge.methods.config import TrainingConfig
 
@@ -158,7 +159,7 @@ def _save_checkpoint(directory: Path, epoch: int, config_key: str, projector_a, 
         for name, value in state.items():
             tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     weights = directory / f"epoch-{epoch:04d}.safetensors"
-    save_file(tensors, str(weights))
+    save_tensors(tensors, weights)
     meta = {"epoch": epoch, "config_key": config_key, "history": history, "param_groups": optimizer_state["param_groups"]}
     temporary = directory / f"epoch-{epoch:04d}.json.tmp"
     temporary.write_text(json.dumps(meta))

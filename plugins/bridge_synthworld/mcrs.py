@@ -23,11 +23,12 @@ import torch.nn.functional as F
 import yaml
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from bridge import BridgeError, ItemError
 from bridge import MCR, Modality
 from bridge_synthworld.options import SynthworldOptions
+from bridge.core.safetensors_io import save_tensors
 from bridge.core.validation import format_error
 from bridge_synthworld.files import read_png, read_wav
 from bridge_synthworld.models import (
@@ -184,7 +185,7 @@ def write_checkpoint(path: Path, model: ContrastiveModel, description: dict) -> 
     """Write ``path`` (safetensors weights) and its YAML description, both byte-deterministic."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={"model": description["model"]})
+    save_tensors(tensors, path, metadata={"model": description["model"]})
     description_path(path).write_text(yaml.safe_dump(description, sort_keys=False))
 
 

@@ -18,29 +18,33 @@ from __future__ import annotations
 
 import click
 import torch
+from pydantic import ValidationError
 
+from bridge.cli.options import parse_seeds
+from bridge.core.validation import format_error
+from bridge.errors import BridgeError
 from bridge_synthworld.mcrs import KINDS
 from bridge_synthworld.training import TrainConfig, train
 
 COLUMNS = ("model", "seed", "spread", "gap", "matched", "mean cos media / text", "R@1 m→t / t→m", "scene R@1", "zero-shot")
 
 
-def parse_setting(text: str) -> dict[str, float]:
-    """``"none"`` -> ``{}``; ``"media=0.3,text=0.3"`` -> ``{"media": 0.3, "text": 0.3}``."""
-    if text == "none":
-        return {}
-    setting = {}
-    for part in text.split(","):
-        role, _, weight = part.partition("=")
-        if role.strip() not in ("media", "text"):
-            raise click.BadParameter(f"{part[:40]!r}: the role must be media or text, e.g. text=0.6")
-        try:
-            setting[role.strip()] = float(weight)
-            if not setting[role.strip()] >= 0:
-                raise ValueError
-        except ValueError:
-            raise click.BadParameter(f"{part[:40]!r}: expected role=weight with a weight >= 0, e.g. text=0.6") from None
-    return setting
+def parse_setting(text: str) -> TrainConfig:
+    """``"none"`` -> plain InfoNCE; ``"media=0.3,text=0.3"`` -> ``spread={"media": 0.3, "text": 0.3}``.
+
+    The roles and weights are checked by :class:`TrainConfig` itself, before anything is trained.
+    """
+    spread: dict[str, str] = {}
+    if text != "none":
+        for part in text.split(","):
+            role, separator, weight = part.partition("=")
+            if not separator:
+                raise click.BadParameter(f"{part[:40]!r}: expected role=weight, e.g. text=0.6")
+            spread[role.strip()] = weight.strip()
+    try:
+        return TrainConfig(spread=spread)
+    except ValidationError as error:
+        raise click.BadParameter(f"{text[:40]!r}: {format_error(error)}") from None
 
 
 def row(model: str, seed: int, setting: str, metrics: dict) -> tuple[str, ...]:
@@ -61,21 +65,13 @@ def row(model: str, seed: int, setting: str, metrics: dict) -> tuple[str, ...]:
     )
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(seed) for seed in text.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{text[:40]!r}: expected comma-separated integers, e.g. 0,1") from None
-
-
 @click.command()
 @click.option("--models", default="pixel,wave", show_default=True, help="Comma-separated: pixel, wave.")
 @click.option("--setting", "settings", multiple=True, default=("none", "text=0.6"), show_default=True,
               help="A spread setting (repeat the option for several): none, or role=weight[,role=weight].")
-@click.option("--seeds", default="0", show_default=True, callback=lambda _c, _p, value: _seeds(value),
-              help="Comma-separated training seeds.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated training seeds.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Torch CPU threads.")
-def main(models: str, settings: tuple[str, ...], seeds: list[int], threads: int) -> None:
+def main(models: str, settings: tuple[str, ...], seeds: str, threads: int) -> None:
     """Train each model with each spread setting and seed; print geometry and own retrieval."""
     torch.set_num_threads(threads)
     names = [name.strip() for name in models.split(",")]
@@ -83,12 +79,16 @@ def main(models: str, settings: tuple[str, ...], seeds: list[int], threads: int)
     if unknown:
         raise click.BadParameter(f"{unknown[0][:40]!r}: expected pixel or wave", param_hint="--models")
     parsed = {setting: parse_setting(setting) for setting in settings}
+    try:
+        seed_list = parse_seeds(seeds)
+    except BridgeError as error:
+        raise click.BadParameter(str(error), param_hint="--seeds") from None
     print(f"threads: {threads}")
     print(" | ".join(COLUMNS))
     for name in names:
-        for setting, spread in parsed.items():
-            for seed in seeds:
-                config = TrainConfig(seed=seed, spread=spread)
+        for setting, base in parsed.items():
+            for seed in seed_list:
+                config = base.model_copy(update={"seed": seed})
                 metrics = train(KINDS[name], config).checkpoint.description["metrics"]
                 print(" | ".join(row(name, seed, setting, metrics)), flush=True)
 

@@ -2,8 +2,9 @@
 
 Trains pixel and/or wave from scratch with each given ``spread`` setting of
 :class:`bridge_synthworld.training.TrainConfig` (everything else the
-shipped defaults) and prints, measured on the models' own held-out ``eval``
-scenes (480): the geometry report (centroid gap, matched cosine, mean
+shipped defaults) and prints, measured on 480 held-out scenes of ``--split``
+(``eval``, the models' own report split, or ``val``, the bridges' validation
+split): the geometry report (centroid gap, matched cosine, mean
 cosine per modality) and own retrieval (R@1 both ways, relevant = same
 main concept; same-scene R@1; zero-shot top-1 over 48 concepts). Nothing
 is written. One setting is ``none`` (plain InfoNCE) or
@@ -23,8 +24,9 @@ from pydantic import ValidationError
 from bridge.cli.options import parse_seeds
 from bridge.core.validation import format_error
 from bridge.errors import BridgeError
-from bridge_synthworld.mcrs import KINDS
-from bridge_synthworld.training import TrainConfig, train
+from bridge_synthworld.mcrs import KINDS, SynthworldMCR
+from bridge_synthworld.training import TrainConfig, evaluate_own_retrieval, train
+from bridge_synthworld.world import World
 
 COLUMNS = ("model", "seed", "spread", "gap", "matched", "mean cos media / text", "R@1 m→t / t→m", "scene R@1", "zero-shot")
 
@@ -70,8 +72,11 @@ def row(model: str, seed: int, setting: str, metrics: dict) -> tuple[str, ...]:
 @click.option("--setting", "settings", multiple=True, default=("none", "text=0.6"), show_default=True,
               help="A spread setting (repeat the option for several): none, or role=weight[,role=weight].")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated training seeds.")
+@click.option("--split", type=click.Choice(["eval", "val"]), default="eval", show_default=True,
+              help="Scenes measured (480): the models' own report split (eval, whose scenes the bridges' test tasks "
+                   "also use) or the bridges' validation split (val).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Torch CPU threads.")
-def main(models: str, settings: tuple[str, ...], seeds: str, threads: int) -> None:
+def main(models: str, settings: tuple[str, ...], seeds: str, split: str, threads: int) -> None:
     """Train each model with each spread setting and seed; print geometry and own retrieval."""
     torch.set_num_threads(threads)
     names = [name.strip() for name in models.split(",")]
@@ -83,13 +88,14 @@ def main(models: str, settings: tuple[str, ...], seeds: str, threads: int) -> No
         seed_list = parse_seeds(seeds)
     except BridgeError as error:
         raise click.BadParameter(str(error), param_hint="--seeds") from None
-    print(f"threads: {threads}")
+    print(f"threads: {threads}; measured on 480 {split} scenes")
     print(" | ".join(COLUMNS))
     for name in names:
         for setting, base in parsed.items():
             for seed in seed_list:
-                config = base.model_copy(update={"seed": seed})
-                metrics = train(KINDS[name], config).checkpoint.description["metrics"]
+                config = base.model_copy(update={"seed": seed, "eval_scenes": 0})
+                checkpoint = train(KINDS[name], config).checkpoint
+                metrics = evaluate_own_retrieval(SynthworldMCR(checkpoint), World(seed=config.world_seed), 480, split)
                 print(" | ".join(row(name, seed, setting, metrics)), flush=True)
 
 

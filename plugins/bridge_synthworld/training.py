@@ -266,8 +266,8 @@ def _rounded(metrics: dict[str, float], keys: tuple[str, ...] = ("R@1", "R@5", "
     return {key: round(float(metrics[key]), 4) for key in keys}
 
 
-def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -> dict:
-    """Own retrieval of a synthworld MCR on the world's ``eval`` split.
+def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int, split: str = "eval") -> dict:
+    """Own retrieval of a synthworld MCR on the first ``eval_scenes`` scenes of ``split`` (default ``eval``).
 
     Media of ``eval_scenes`` scenes are matched against their styled
     captions (relevance: same main concept), both ways, retrieved from their
@@ -285,7 +285,7 @@ def evaluate_own_retrieval(mcr: SynthworldMCR, world: World, eval_scenes: int) -
         "geometry": {"centroid_gap", "matched_cosine", "mean_cosine": {"<m>", "text"}}}``.
     """
     kind = mcr.kind
-    scenes = world.scenes("eval", eval_scenes)
+    scenes = world.scenes(split, eval_scenes)
     media = _embed_all(mcr, kind.modality, [decoded_media(kind, world, scene) for scene in scenes])
     texts = _embed_all(mcr, "text", [world.caption(scene, kind.caption_style) for scene in scenes])
     concepts = [str(scene.main) for scene in scenes]

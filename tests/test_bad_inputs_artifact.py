@@ -20,24 +20,9 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from bad_inputs import MAX_LINE, bridge_cli, bridge_process, error_line
-from bridge.core.artifact import MemberRecord, SpaceSpec
-from bridge.core.projector import Projector
-from bridge.core.projector_config import ProjectorConfig
+from tiny_bridge import tiny_space
 from bridge.core.space import Bridge
 from bridge.errors import BridgeError
-
-
-def tiny_space(seed: int = 0) -> Bridge:
-    """Two members (dims 6 and 5) with `mlp2` projectors into a 4-d space; no MCR is loaded."""
-    config = ProjectorConfig(output_dim=4)
-    members = {
-        name: MemberRecord(plugin="features", options={}, id=f"mcr-{name}", fingerprint="0" * 16, modalities=["text", modality],
-                           dim=dim, projector=config)
-        for name, modality, dim in (("a", "image", 6), ("b", "audio", 5))
-    }
-    spec = SpaceSpec(name="tiny", strategy="connect", overlap="text", dim=4, members=members)
-    torch.manual_seed(seed)
-    return Bridge(spec, {name: Projector(record.dim, config) for name, record in members.items()})
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 
 from bridge.core.safetensors_io import current_umask, save_tensors
 from bridge.data.embedding_io import write_embeddings
-from test_bad_inputs_artifact import tiny_space
+from tiny_bridge import tiny_space
 
 
 @pytest.fixture
@@ -37,3 +37,14 @@ def test_embeddings_and_plain_tensors_follow_the_umask(tmp_path, umask_022):
     save_tensors({"x": torch.zeros(1)}, tmp_path / "private.safetensors")
     assert mode(tmp_path / "private.safetensors") == 0o600
     assert current_umask() == 0o077
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="the kernel reports the umask in /proc on Linux only")
+def test_reading_the_umask_does_not_change_it_even_for_an_instant(monkeypatch, umask_022):
+    # setting and restoring the umask would give a file another thread creates meanwhile the wrong mode
+    def no_umask_calls(mask):
+        raise AssertionError(f"os.umask({mask:#o}) called")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "umask", no_umask_calls)
+        assert current_umask() == 0o022

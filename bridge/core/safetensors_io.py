@@ -20,7 +20,20 @@ _UMASK_LOCK = threading.Lock()
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting and restoring it, under a lock)."""
+    """The process's umask.
+
+    Read from ``/proc/self/status`` where the kernel reports it (Linux 4.7 and
+    later), which changes nothing. Elsewhere the only way is to set it and
+    restore it (under a lock, for this module's own callers); a file that
+    another thread creates in that instant gets mode 0o644.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     with _UMASK_LOCK:
         mask = os.umask(0o022)
         os.umask(mask)

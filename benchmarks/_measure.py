@@ -7,6 +7,7 @@ script's own folder first on ``sys.path``, so no path manipulation is needed.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,26 @@ GB = 1e9
 def verdict(passed: bool) -> str:
     """``PASS`` or ``FAIL``."""
     return "PASS" if passed else "FAIL"
+
+
+def machine_line() -> str:
+    """The CPU this runs on, its usable cores, per-core L2 and the load average: timings on a shared machine
+    depend on all four, and the machine behind a name can change between sessions."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            fields = dict(line.split(":", 1) for line in cpuinfo if ":" in line and not line.startswith("flags"))
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        model = f"{fields.get('model name', model)} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+    except OSError:
+        pass
+    l2 = "?"
+    try:
+        l2 = open("/sys/devices/system/cpu/cpu0/cache/index2/size", encoding="ascii").read().strip()
+    except OSError:
+        pass
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"machine: {model}, {len(os.sched_getaffinity(0))} usable cores, L2 {l2} per core; load average {load} (1 / 5 / 15 min)"
 
 
 def peak_rss_bytes() -> int:

@@ -95,8 +95,10 @@ def test_extraction_benchmark_runs_and_prints_its_verdicts():
 def test_extraction_scaling_benchmark_runs_and_compares_the_caches():
     output = _run("extraction_scaling.py", "--images", "40", "--clips", "20", "--repeats", "1")
     for label in ("1 process x 1 thread", "2 processes x 1 thread", "1 process, default threads"):
-        assert _number(rf"{re.escape(label)}: [\d.]+ s in rank 0 \(([\d,]+) items/s\)", output) > 0
+        assert _number(rf"{re.escape(label)}: [\d.]+ s in rank 0 \(([\d,]+) items/s; opening [\d.]+, listing [\d.]+, encoding [\d.]+", output) > 0
+    assert re.search(r"2 processes x 1 thread: .*encoding [\d.]+, waiting [\d.]+ s\)", output), output
     assert re.search(rf"2 processes / 1 process: [\d.]+x in rank 0's time, [\d.]+x in wall time \(target >= 1\.7\): {VERDICT}", output)
+    assert re.search(r"the encoding part alone: [\d.]+x \(each process encodes its half at [\d.]+ of one process alone\)", output)
     assert re.search(r"cache contents identical \([\d,]+ embeddings, .*\): PASS", output), output
 
 

@@ -1,6 +1,7 @@
 """`bridge extract`: one process, two processes under torchrun (gloo on CPU), the same cache contents; bad launches."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,25 @@ def test_two_processes_under_torchrun_fill_the_same_cache(runs):
     assert all(one[key] == two[key] for key in one)
     ranks = {path.name.split("-")[1] for path in (root / "two").glob("*/*/*/part-*.keys")}
     assert ranks == {"0", "1"}  # both ranks wrote their own parts
+
+
+def _times(stdout: str) -> tuple[float, dict[str, float]]:
+    """The total rank 0 reports and its parts."""
+    total = float(re.search(r"new contents.* \(([\d.]+) s, cpu\)", stdout).group(1))
+    parts = re.search(r"opening the recipe and models ([\d.]+) s, listing the sources ([\d.]+) s, encoding ([\d.]+) s"
+                      r"(?:, waiting for the other ranks ([\d.]+) s \(rank 0\))?", stdout)
+    assert parts is not None, stdout
+    return total, dict(zip(("opening", "listing", "encoding", "waiting"), (float(value or 0) for value in parts.groups())))
+
+
+@pytest.mark.parametrize("which", ["single", "double"])
+def test_the_time_is_reported_in_its_parts(runs, which):
+    _, _, single, double = runs
+    result = single if which == "single" else double
+    total, parts = _times(result.stdout)
+    assert abs(sum(parts.values()) - total) <= 0.06, (total, parts)  # the total is printed to 0.1 s, the parts to 0.01
+    assert parts["encoding"] > 0 and parts["opening"] > 0
+    assert ("waiting for the other ranks" in result.stdout) == (which == "double")
 
 
 def test_a_rerun_finds_everything_cached(runs):

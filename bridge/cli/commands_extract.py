@@ -67,6 +67,10 @@ def extract_command(recipe: Path, cache_dir: Path | None, overrides: tuple[str, 
             f"{count.encoded} encoded, {count.cached} cached (distinct contents){skipped}")
     ranks = f" by {context.world_size} processes" if context.distributed else ""
     say(f"encoded {result.encoded} new contents{ranks} into {result.cache_dir} ({result.seconds:.1f} s, {result.device})")
+    times = result.times
+    waiting = f", waiting for the other ranks {times.waiting:.2f} s (rank 0)" if context.distributed else ""
+    say(f"  opening the recipe and models {times.opening:.2f} s, listing the sources {times.listing:.2f} s, "
+        f"encoding {times.encoding:.2f} s{waiting}")
 
 
 COMMANDS = (extract_command,)

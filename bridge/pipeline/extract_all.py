@@ -96,9 +96,34 @@ class JobCount:
     skipped: int
 
 
+@dataclass(frozen=True)
+class ExtractTimes:
+    """Where one rank's time went, in seconds.
+
+    ``opening``: checking the recipe and loading the models; ``listing``: reading every source's items (a
+    plugin source that generates its files, such as synthworld, writes the missing ones then);
+    ``encoding``: hashing, decoding and encoding the missing contents and writing cache parts (one process:
+    also assembling each source from the cache); ``waiting``: the rendezvous and the closing barrier, i.e.
+    waiting for slower or later ranks. Only ``encoding`` divides between ranks: every rank opens the recipe
+    and lists every source in full, so ``opening + listing`` bounds what more ranks can gain.
+    """
+
+    opening: float = 0.0
+    listing: float = 0.0
+    encoding: float = 0.0
+    waiting: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.opening + self.listing + self.encoding + self.waiting
+
+
 @dataclass
 class ExtractResult:
-    """What a `bridge extract` run did. Rank 0 holds the counts; the other ranks' ``counts`` are empty."""
+    """What a `bridge extract` run did. Rank 0 holds the counts; the other ranks' ``counts`` are empty.
+
+    ``seconds`` is this rank's time from opening the recipe to the last count, ``times`` its parts.
+    """
 
     counts: list[JobCount]
     cache_dir: Path
@@ -106,6 +131,7 @@ class ExtractResult:
     context: DistributedContext
     seconds: float
     skipped: list[SkippedItem] = field(default_factory=list)
+    times: ExtractTimes = field(default_factory=ExtractTimes)
 
     @property
     def encoded(self) -> int:
@@ -268,7 +294,7 @@ def extract_recipe_sources(
     recipe: Recipe, base_dir: Path, context: DistributedContext | None = None, reporter: Reporter | None = None, registry: Registry | None = None
 ) -> ExtractResult:
     """:func:`extract_recipe` for an already-validated recipe."""
-    started = time.perf_counter()
+    clock = _Clock()
     context = context or DistributedContext()
     reporter = reporter or SilentReporter()
     registry = registry or Registry.from_environment()
@@ -278,17 +304,36 @@ def extract_recipe_sources(
     check_evaluation_modalities(session)
     check_prompts(session)
     jobs = recipe_jobs(session)
+    opening = clock.lap()
     items = [_items(session, job) for job in jobs]
+    listing = clock.lap()
     if not context.distributed:
         counts = _finalise(session, jobs, items)
-        return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started,
-                             list(session.provider.skipped))
+        times = ExtractTimes(opening, listing, encoding=clock.lap())
+        return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, times.total,
+                             list(session.provider.skipped), times)
     group = _Group(context, session.device)
+    waiting = clock.lap()
     try:
         mine = _encode_share(session, jobs, items, context)
+        encoding = clock.lap()
         totals = group.sum([value for counts in mine for value in (counts.encoded, counts.cached, counts.skipped)])
+        waiting += clock.lap()
     finally:
         group.close()
     encoded, cached, skipped = totals[0::3], totals[1::3], totals[2::3]
     counts = _shard_totals(jobs, items, encoded, cached, skipped) if context.main else []
-    return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, time.perf_counter() - started)
+    times = ExtractTimes(opening, listing, encoding, waiting)
+    return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, times.total, times=times)
+
+
+class _Clock:
+    """Seconds between successive laps."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        return seconds

@@ -93,14 +93,17 @@ def draw_objects(rng: np.random.Generator, mains: np.ndarray, countable: np.ndar
     main_near = rng.random(size) < MAIN_NEAR_PROBABILITY
     other_near = (rng.random((size, 2)) < OTHER_NEAR_PROBABILITY) & main_near[:, None]
     pairs = rng.random((size, 3)) < PAIR_PROBABILITY
+    # plain Python values: indexing numpy arrays element by element costs more than drawing them
+    rows = zip(mains.tolist(), sizes.tolist(), others.tolist(), main_near.tolist(), other_near.tolist(), pairs.tolist())
+    may_pair = countable.tolist()
     block = []
-    for row in range(size):
-        concepts = [int(mains[row]), *(int(c) for c in others[row, : min(sizes[row], n) - 1])]
-        nears = [bool(main_near[row]), *(bool(x) for x in other_near[row])]
+    for main, object_count, other_concepts, near, others_near, paired in rows:
+        concepts = [main, *other_concepts[: min(object_count, n) - 1]]
+        nears = [near, *others_near]
         objects, instances = [], 0
         for slot, concept in enumerate(concepts):
             room = MAX_INSTANCES - instances - (len(concepts) - slot - 1)  # keep one for each later object
-            count = 2 if pairs[row, slot] and countable[concept] and room >= 2 else 1
+            count = 2 if paired[slot] and may_pair[concept] and room >= 2 else 1
             instances += count
             objects.append(SceneObject(concept=concept, count=count, near=nears[slot]))
         block.append(tuple(objects))

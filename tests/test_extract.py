@@ -14,7 +14,8 @@ import torch
 
 from bridge.data.cache import EmbeddingStore
 from bridge.errors import ItemError
-from bridge.data.extract import default_cache_dir, extract, extract_shard, store_for
+from bridge.data.extract import default_cache_dir, extract, store_for
+from bridge.data.extract_share import extract_shard
 from bridge.core.mcr import MCR
 from bridge.data.sources import Item
 

@@ -142,3 +142,42 @@ def test_a_streamed_manifest_yields_rows_before_a_bad_one_and_then_one_error_lin
     (tmp_path / "x.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(bridge.BridgeError, match="x.parquet: not a readable parquet file"):
         read_items(ManifestSource(manifest=tmp_path / "x.parquet", column="path"), context(tmp_path, tmp_path))
+
+
+def _share(shards_folder: Path, cache: Path, rank: int, world_size: int, **options) -> list:
+    from bridge.data.sources import read_share
+
+    return read_share(source(**options), context(shards_folder, cache), rank, world_size)
+
+
+def test_each_reader_reads_only_its_own_shards_and_the_parts_are_the_whole(tmp_path):
+    folder = tmp_path / "shards"
+    write_shards(folder, shards=4, per_shard=3)
+    options = {"shards": "shard-{000000..000003}.tar", "member": "png", "label": "json:label"}
+    whole = read_items(source(**options), context(folder, tmp_path / "cache"))
+    parts = [_share(folder, tmp_path / "cache", rank, 2, **options) for rank in (0, 1)]
+    assert [item.id for item in parts[0]] == ["s00000", "s00001", "s00002", "s00006", "s00007", "s00008"]  # shards 0 and 2
+    assert sorted(parts[0] + parts[1], key=lambda item: item.id) == whole  # same items, same files, same labels
+    # rank 0 never opens rank 1's shards: break one of them and rank 0 still reads its part
+    (folder / "shard-000001.tar").write_bytes(b"not a tar")
+    assert _share(folder, tmp_path / "cache", 0, 2, **options) == parts[0]
+    with pytest.raises(bridge.BridgeError, match=r"shard-000001\.tar: not a readable tar shard"):
+        _share(folder, tmp_path / "cache", 1, 2, **options)
+
+
+def test_more_readers_than_shards_and_a_limit_still_split_the_items_exactly(shards, tmp_path):
+    options = {"shards": "shard-{000000..000001}.tar", "member": "txt"}
+    assert [len(_share(shards, tmp_path, rank, 3, **options)) for rank in range(3)] == [6, 6, 0]
+    limited = {**options, "limit": 5}
+    parts = [_share(shards, tmp_path, rank, 2, **limited) for rank in (0, 1)]
+    assert [item.id for item in parts[0]] == ["s00000", "s00002", "s00004"]
+    assert [item.id for item in parts[1]] == ["s00001", "s00003"]
+
+
+def test_sources_that_cannot_read_a_part_say_so(tmp_path):
+    from bridge.data.sources import FolderSource, read_share
+
+    (tmp_path / "a.txt").write_text("x")
+    assert read_share(FolderSource(folder=str(tmp_path)), context(tmp_path, tmp_path), 0, 2) is None
+    mixed = [source(shards="x.tar", member="txt"), FolderSource(folder=str(tmp_path))]
+    assert read_share(mixed, context(tmp_path, tmp_path), 0, 2) is None  # nothing read: the folder cannot be split

@@ -11,10 +11,9 @@ unreadable item: an error naming it, or with ``skip_bad_items`` an entry in
 :attr:`Features.skipped`. The embeddings do not depend on the number or kind
 of workers: batches are formed from the items in order, whatever finishes first.
 
-:func:`extract_shard` encodes one rank's share of the items (every
-``world_size``-th item, from position ``rank``) that the cache lacks, so several
-processes can fill one cache, each hashing and decoding only its own share; a
-later :func:`extract` then encodes nothing.
+Several processes filling one cache each encode a share of the items:
+:mod:`bridge.data.extract_share`, built on :func:`plan_extraction` and
+:func:`encode_misses` here.
 """
 
 from __future__ import annotations
@@ -89,7 +88,7 @@ def store_for(mcr: MCR, modality: str, cache_dir: Path) -> EmbeddingStore:
 
 
 @dataclass(frozen=True)
-class _Decode:
+class Decode:
     """How items are read and decoded: worker count and kind, time limit per item."""
 
     workers: int
@@ -98,7 +97,7 @@ class _Decode:
 
 
 @dataclass
-class _Plan:
+class ExtractionPlan:
     """What one call must do: per-item keys, hashing failures and the cache misses."""
 
     keys: list[str | None]
@@ -107,15 +106,20 @@ class _Plan:
     cached: int
 
 
-def _plan(
+def plan_extraction(
     store: EmbeddingStore,
     modality: str,
     items: Sequence[Item],
     *,
     skip_bad_items: bool,
-    decode: _Decode,
+    decode: Decode,
     reporter: Reporter,
-) -> _Plan:
+) -> ExtractionPlan:
+    """Hash every item's content (in ``decode.workers`` workers) and find which contents ``store`` lacks.
+
+    Raises:
+        ItemError: an item cannot be read and ``skip_bad_items`` is false.
+    """
     keys: list[str | None] = []
     failures: dict[int, str] = {}
     results = content_keys(modality, items, decode.workers, decode.timeout_s, reporter)
@@ -133,7 +137,7 @@ def _plan(
             distinct.setdefault(key, item)
     found = store.lookup(list(distinct))
     misses = [(key, item) for key, item in distinct.items() if key not in found]
-    return _Plan(keys=keys, failures=failures, misses=misses, cached=len(distinct) - len(misses))
+    return ExtractionPlan(keys=keys, failures=failures, misses=misses, cached=len(distinct) - len(misses))
 
 
 def _as_float32(embeddings: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -143,7 +147,7 @@ def _as_float32(embeddings: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(embeddings, dtype=np.float32)
 
 
-def _encode_misses(
+def encode_misses(
     mcr: MCR,
     modality: str,
     store: EmbeddingStore,
@@ -152,7 +156,7 @@ def _encode_misses(
     rank: int,
     part_size: int,
     skip_bad_items: bool,
-    decode: _Decode,
+    decode: Decode,
     reporter: Reporter,
     description: str,
 ) -> tuple[int, dict[str, str]]:
@@ -223,15 +227,16 @@ def _assemble(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path, view_
     return view
 
 
-def _check_arguments(
+def check_extract_arguments(
     mcr: MCR, modality: str, part_size: int, workers: int | None, worker_kind: str, decode_timeout_s: float | None
-) -> _Decode:
+) -> Decode:
+    """Check :func:`extract`'s arguments before any work; returns the decoding settings they give."""
     mcr.check_modality(modality)
     if part_size <= 0:
         raise BridgeError(f"part_size must be positive, got {part_size}")
     count = default_workers() if workers is None else workers
     check_worker_settings(count, worker_kind, decode_timeout_s)
-    return _Decode(count, worker_kind, decode_timeout_s)
+    return Decode(count, worker_kind, decode_timeout_s)
 
 
 def extract(
@@ -281,13 +286,13 @@ def extract(
             ``skip_bad_items`` is false.
         BridgeError: bad arguments (``part_size``, ``workers``, ...).
     """
-    decode = _check_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
+    decode = check_extract_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
     reporter = reporter or SilentReporter()
     store = store_for(mcr, modality, cache_dir)
-    plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
+    plan = plan_extraction(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
     encoded, failed = 0, {}
     if plan.misses:
-        encoded, failed = _encode_misses(
+        encoded, failed = encode_misses(
             mcr,
             modality,
             store,
@@ -319,82 +324,3 @@ def extract(
         encoded=encoded,
         cached=plan.cached,
     )
-
-
-def share_of(items: Sequence[Item], rank: int, world_size: int) -> Sequence[Item]:
-    """Rank ``rank``'s share of ``items`` among ``world_size``: positions ``rank, rank + world_size, ...``.
-
-    Chosen by position, not by content key, so a rank hashes only its own
-    files; the shares are disjoint and cover every position, and their sizes
-    differ by at most one.
-    """
-    return items[rank::world_size]
-
-
-def extract_shard(
-    mcr: MCR,
-    modality: str,
-    items: Sequence[Item],
-    cache_dir: Path,
-    *,
-    rank: int,
-    world_size: int,
-    skip_bad_items: bool = False,
-    reporter: Reporter | None = None,
-    description: str | None = None,
-    part_size: int = DEFAULT_PART_SIZE,
-    workers: int | None = None,
-    worker_kind: str = "threads",
-    decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
-) -> "ShardCounts":
-    """Encode the uncached contents of this rank's share of ``items`` into ``cache_dir``.
-
-    The share is :func:`share_of` (by position), which does not depend on
-    timing or on what other ranks already wrote, so ``world_size`` processes
-    (or machines sharing ``cache_dir``) running this with ranks
-    ``0..world_size-1`` together encode every missing item; only a content
-    that appears at positions of two ranks' shares is encoded by both (the
-    cache keeps the first part that holds it: same content, same vector).
-    A later :func:`extract` assembles the result without encoding. The
-    other arguments are :func:`extract`'s.
-
-    Returns:
-        Within this rank's share: the distinct contents this call encoded, and those it found cached
-        and missing when it started (sum them over the ranks for the totals).
-
-    Raises:
-        ItemError: an item of this rank's share cannot be decoded (or any
-            item cannot be read) and ``skip_bad_items`` is false.
-    """
-    decode = _check_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
-    if world_size <= 0 or not 0 <= rank < world_size:
-        raise BridgeError(f"rank must be in 0..world_size-1, got rank {rank} of world size {world_size}")
-    reporter = reporter or SilentReporter()
-    store = store_for(mcr, modality, cache_dir)
-    plan = _plan(store, modality, share_of(items, rank, world_size), skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
-    if not plan.misses:
-        return ShardCounts(0, plan.cached, 0, len(plan.failures))
-    encoded, failed = _encode_misses(
-        mcr,
-        modality,
-        store,
-        plan.misses,
-        rank=rank,
-        part_size=part_size,
-        skip_bad_items=skip_bad_items,
-        decode=decode,
-        reporter=reporter,
-        description=description or f"encode {modality} with {mcr.id} (rank {rank}/{world_size})",
-    )
-    return ShardCounts(encoded, plan.cached, len(plan.misses), len(plan.failures) + len(failed))
-
-
-@dataclass(frozen=True)
-class ShardCounts:
-    """What one :func:`extract_shard` call did in its rank's share: distinct contents it ``encoded``, found
-    ``cached`` and ``missing`` when it started, and items ``skipped`` (unreadable or undecodable)."""
-
-    encoded: int
-    cached: int
-    missing: int
-    skipped: int

@@ -79,6 +79,11 @@ class SourceType:
         summary: one line for listings.
         stream: optional; yields the same items as ``items``, in the same
             order, one at a time (for sources too large to list in memory).
+        share: optional ``(validated options, context, rank, world_size) -> items``: the items of reader
+            ``rank`` among ``world_size``, reading only that reader's part of the data (e.g. every
+            ``world_size``-th tar shard). The parts are disjoint and together hold exactly the items
+            of ``items`` (in any order). ``bridge extract`` under torchrun uses it, so that no rank reads
+            another's data; without it every rank lists every item and keeps its positions.
         missing_inputs: optional ``(validated options, context) -> list[MissingInput]``: the
             files and folders these options name that do not exist, each with how to get it,
             found without reading them (``recipe check`` and ``connect`` list them all at once).
@@ -89,6 +94,7 @@ class SourceType:
     options: type[BaseModel]
     summary: str = ""
     stream: Callable[[Any, SourceContext], Iterator[Item]] | None = None
+    share: Callable[[Any, SourceContext, int, int], Iterator[Item]] | None = None
     missing_inputs: Callable[[Any, SourceContext], list[MissingInput]] | None = None
     plugin: str = field(default="", compare=False)
 
@@ -194,6 +200,31 @@ def read_items(spec: BaseModel | list[BaseModel], context: SourceContext) -> lis
         options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")
         return source_type.items(options, context)
     raise TypeError(f"not a source spec: {spec!r}")
+
+
+def read_share(spec: BaseModel | list[BaseModel], context: SourceContext, rank: int, world_size: int) -> list[Item] | None:
+    """Reader ``rank``'s part of a source's items among ``world_size`` readers, reading only that part.
+
+    Only sources whose type has a ``share`` can do this (and a list of
+    sources when every one can: ids prefixed as :func:`read_items` does);
+    for any other source the answer is ``None``: list every item and keep
+    a share of the positions instead.
+    """
+    if isinstance(spec, list):
+        parts = [read_share(part, context, rank, world_size) for part in spec] if all(_can_share(part, context) for part in spec) else None
+        if parts is None:
+            return None
+        return [Item(id=f"{index}:{item.id}", value=item.value, is_file=item.is_file, label=item.label)
+                for index, part in enumerate(parts) for item in part or []]
+    if not _can_share(spec, context):
+        return None
+    source_type = context.source_type(spec.plugin)  # type: ignore[misc,union-attr]  # _can_share checked both
+    options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")  # type: ignore[union-attr]
+    return list(source_type.share(options, context, rank, world_size))  # type: ignore[misc]
+
+
+def _can_share(spec: BaseModel, context: SourceContext) -> bool:
+    return isinstance(spec, PluginSource) and context.source_type is not None and context.source_type(spec.plugin).share is not None
 
 
 def iter_items(spec: BaseModel, context: SourceContext) -> Iterator[Item]:

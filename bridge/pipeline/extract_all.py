@@ -2,13 +2,15 @@
 
 Run plainly it is one process. Under ``torchrun`` (or any launcher that sets
 ranks) the command line passes a :class:`DistributedContext`; each rank then
-encodes a disjoint share of every source's missing contents
-(:func:`bridge.data.extract.extract_shard`, shares by item position: a rank
-hashes and decodes only its own items) on its own
-device and writes its own cache parts, all ranks meet at a barrier (summing
-what each encoded), and rank 0 reports the counts; every later reader
-(``connect``, a one-process rerun) assembles the sources from the cache and
-encodes nothing. Parts are written
+encodes a disjoint share of every source's missing contents on its own
+device (:mod:`bridge.data.extract_share`): a source that can read one
+reader's part (webdataset shards: every ``world_size``-th shard) gives each
+rank only its part, so no rank reads another's data; any other source is
+listed whole by every rank, which keeps the items at its positions and
+hashes and decodes only those. Each rank writes its own cache parts, all
+ranks meet at a barrier (summing what each held and encoded), and rank 0
+reports the counts; every later reader (``connect``, a one-process rerun)
+assembles the sources from the cache and encodes nothing. Parts are written
 atomically, so a killed run resumes where its ranks stopped; the cached
 content does not depend on the number of ranks.
 
@@ -31,8 +33,9 @@ from typing import Any
 
 from bridge.core.registry import Registry
 from bridge.core.yaml_io import shown
-from bridge.data.extract import ShardCounts, SkippedItem, extract_shard
-from bridge.data.sources import Item, source_key
+from bridge.data.extract import SkippedItem
+from bridge.data.extract_share import ShardCounts, extract_share, extract_shard, share_of
+from bridge.data.sources import Item, read_share, source_key
 from bridge.errors import BridgeError, MissingInputs
 from bridge.pipeline.geometry import geometry_sources
 from bridge.pipeline.preflight import check_evaluation_modalities, check_prompts, recipe_prompts
@@ -104,8 +107,9 @@ class ExtractTimes:
     plugin source that generates its files, such as synthworld, writes the missing ones then);
     ``encoding``: hashing, decoding and encoding the missing contents and writing cache parts (one process:
     also assembling each source from the cache); ``waiting``: the rendezvous and the closing barrier, i.e.
-    waiting for slower or later ranks. Only ``encoding`` divides between ranks: every rank opens the recipe
-    and lists every source in full, so ``opening + listing`` bounds what more ranks can gain.
+    waiting for slower or later ranks. ``encoding`` divides between ranks, and so does ``listing`` for
+    sources that read one reader's part (webdataset shards); every rank opens the recipe and lists every
+    other source in full, so those parts bound what more ranks can gain.
     """
 
     opening: float = 0.0
@@ -200,18 +204,49 @@ def _items(session: Session, job: Job) -> list[Item]:
     return [Item(id=str(index), value=text, is_file=False) for index, text in enumerate(job.texts)]
 
 
-def _encode_share(session: Session, jobs: list[Job], items: list[list[Item]], context: DistributedContext) -> list[ShardCounts]:
-    """This rank's share of every job: what it encoded, and what it found cached and missing, per job."""
+@dataclass(frozen=True)
+class RankItems:
+    """A job's items as one rank holds them: its own share already (``shared``: read from a source that
+    lists one reader's part, e.g. its own tar shards), or every item, of which it keeps its positions."""
+
+    items: list[Item]
+    shared: bool
+
+
+def _rank_items(session: Session, jobs: list[Job], context: DistributedContext) -> list[RankItems]:
+    """Every job's items for this rank; each source read once, even when several members encode it."""
+    read: dict[str, RankItems] = {}
+    held = []
+    for job in jobs:
+        if job.spec is None:
+            held.append(RankItems(_items(session, job), shared=False))
+            continue
+        key = source_key(job.spec)
+        if key not in read:
+            share = read_share(job.spec, session.provider.context, context.rank, context.world_size)
+            read[key] = RankItems(share, shared=True) if share is not None else RankItems(_items(session, job), shared=False)
+        held.append(read[key])
+    return held
+
+
+def _encode_share(session: Session, jobs: list[Job], held: list[RankItems], context: DistributedContext) -> list[tuple[int, ShardCounts]]:
+    """This rank's share of every job: how many items it held, and what it encoded and found cached and missing."""
     provider = session.provider
     done = []
-    for job, job_items in zip(jobs, items):
+    for job, rank_items in zip(jobs, held):
         mcr = session.mcrs[job.member]
-        done.append(extract_shard(
-            mcr, job.modality, job_items, provider.context.cache_dir, rank=context.rank, world_size=context.world_size,
-            skip_bad_items=provider.skip_bad_items, reporter=provider.reporter,
-            description=f"encode {job.name} ({job.modality}, {mcr.id}) rank {context.rank}/{context.world_size}",
-            workers=provider.decoding.workers, worker_kind=provider.decoding.worker_kind, decode_timeout_s=provider.decoding.decode_timeout_s,
-        ))
+        settings = dict(skip_bad_items=provider.skip_bad_items, reporter=provider.reporter,
+                        description=f"encode {job.name} ({job.modality}, {mcr.id}) rank {context.rank}/{context.world_size}",
+                        workers=provider.decoding.workers, worker_kind=provider.decoding.worker_kind,
+                        decode_timeout_s=provider.decoding.decode_timeout_s)
+        if rank_items.shared:
+            share = rank_items.items
+            counts = extract_share(mcr, job.modality, share, provider.context.cache_dir, rank=context.rank, **settings)
+        else:
+            share = list(share_of(rank_items.items, context.rank, context.world_size))
+            counts = extract_shard(mcr, job.modality, rank_items.items, provider.context.cache_dir, rank=context.rank,
+                                   world_size=context.world_size, **settings)
+        done.append((len(share), counts))
     return done
 
 
@@ -224,13 +259,6 @@ def _finalise(session: Session, jobs: list[Job], items: list[list[Item]]) -> lis
         counts.append(JobCount(job.name, job.member, job.modality, len(job_items), features.encoded, features.cached,
                                len(features.skipped)))
     return counts
-
-
-def _shard_totals(jobs: list[Job], items: list[list[Item]], encoded: list[int], cached: list[int],
-                  skipped: list[int]) -> list[JobCount]:
-    """Several ranks: every job counted from the ranks' summed counts (no rank hashes another's items)."""
-    return [JobCount(job.name, job.member, job.modality, len(job_items), *totals)
-            for job, job_items, *totals in zip(jobs, items, encoded, cached, skipped)]
 
 
 class _Group:
@@ -305,24 +333,26 @@ def extract_recipe_sources(
     check_prompts(session)
     jobs = recipe_jobs(session)
     opening = clock.lap()
-    items = [_items(session, job) for job in jobs]
-    listing = clock.lap()
     if not context.distributed:
+        items = [_items(session, job) for job in jobs]
+        listing = clock.lap()
         counts = _finalise(session, jobs, items)
         times = ExtractTimes(opening, listing, encoding=clock.lap())
         return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, times.total,
                              list(session.provider.skipped), times)
+    held = _rank_items(session, jobs, context)
+    listing = clock.lap()
     group = _Group(context, session.device)
     waiting = clock.lap()
     try:
-        mine = _encode_share(session, jobs, items, context)
+        mine = _encode_share(session, jobs, held, context)
         encoding = clock.lap()
-        totals = group.sum([value for counts in mine for value in (counts.encoded, counts.cached, counts.skipped)])
+        totals = group.sum([value for size, counts in mine for value in (size, counts.encoded, counts.cached, counts.skipped)])
         waiting += clock.lap()
     finally:
         group.close()
-    encoded, cached, skipped = totals[0::3], totals[1::3], totals[2::3]
-    counts = _shard_totals(jobs, items, encoded, cached, skipped) if context.main else []
+    counts = [JobCount(job.name, job.member, job.modality, *totals[4 * index : 4 * index + 4]) for index, job in enumerate(jobs)]
+    counts = counts if context.main else []
     times = ExtractTimes(opening, listing, encoding, waiting)
     return ExtractResult(counts, session.provider.context.cache_dir, session.device, context, times.total, times=times)
 

@@ -64,6 +64,35 @@ def stream_items(options: WebDatasetOptions, context: SourceContext) -> Iterator
             label is not UTF-8, an id repeats, or no sample has the member.
     """
     shards = shard_paths(options, context.base_dir)
+    count = 0
+    for item in _shard_items(shards, options, context):
+        yield item
+        count += 1
+    if count == 0:
+        raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
+
+
+def share_items(options: WebDatasetOptions, context: SourceContext, rank: int, world_size: int) -> Iterator[Item]:
+    """Reader ``rank``'s part of the items among ``world_size`` readers: the samples of shards ``rank,
+    rank + world_size, ...``, so that a reader opens only its own shards.
+
+    With ``limit`` (the first N samples in shard order) the part is every
+    ``world_size``-th of those N instead, which every reader reads. Keys are
+    checked for repeats within the part only; a reader whose shards hold no
+    sample with the member yields nothing (the whole source is checked when
+    it is read in one piece).
+    """
+    shards = shard_paths(options, context.base_dir)
+    if options.limit is not None:
+        for position, item in enumerate(stream_items(options, context)):
+            if position % world_size == rank:
+                yield item
+        return
+    yield from _shard_items(shards[rank::world_size], options, context)
+
+
+def _shard_items(shards: list[Path], options: WebDatasetOptions, context: SourceContext) -> Iterator[Item]:
+    """The items of ``shards``, in order, up to ``options.limit``; ids must not repeat among them."""
     files_dir = resolve(options.files_dir, context.base_dir) if options.files_dir else Path(context.cache_dir) / FILES_FOLDER
     wanted = set(options.member)  # type: ignore[arg-type]
     label_member = _label_member(options.label)
@@ -85,8 +114,6 @@ def stream_items(options: WebDatasetOptions, context: SourceContext) -> Iterator
             count += 1
             if options.limit is not None and count >= options.limit:
                 return
-    if count == 0:
-        raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
 
 
 def list_items(options: WebDatasetOptions, context: SourceContext) -> list[Item]:

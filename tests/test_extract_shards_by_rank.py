@@ -1,0 +1,98 @@
+"""`bridge extract` under torchrun on webdataset shards: each rank reads only its own shards (issue 10 §2).
+
+Two ranks on 4 shards: rank r reads shards r and r + 2. The cache they fill
+together holds the same vectors as a one-process run, rank 0 reports the
+whole sources' counts, and each rank's cache parts hold exactly the contents
+of its own shards (by position, rank 0 would hold every other sample).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("webdataset")
+
+import bridge
+import bridge_webdataset
+from bridge.data.prepare import content_key
+from bridge.data.sources import PluginSource, SourceContext, read_items
+from scale_world import write_shards
+
+RECIPE = """\
+name: shards-by-rank
+strategy: connect
+members:
+  pixel: {plugin: synthworld-pixel}
+  wave: {plugin: synthworld-wave}
+overlap: text
+data:
+  overlap: {plugin: webdataset, options: {shards: "shards/shard-{000000..000003}.tar", member: txt}}
+  memory:
+    image: {plugin: webdataset, options: {shards: "shards/shard-{000000..000003}.tar", member: png, label: "json:label"}}
+    audio: {plugin: webdataset, options: {shards: "shards/shard-{000000..000003}.tar", member: wav}}
+evaluation:
+  baselines: [chance]
+output: out
+"""
+
+
+def _extract(recipe: Path, cache: Path, ranks: int) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        environment.pop(name, None)
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"] if ranks > 1 else []
+    command = [sys.executable, *launcher, "-m", "bridge", "extract", str(recipe), "--cache-dir", str(cache), "--threads", "1"]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+
+
+def _parts(cache: Path) -> dict[str, dict[str, bytes]]:
+    """``{rank: {content key: float32 bytes}}`` over every store's parts."""
+    by_rank: dict[str, dict[str, bytes]] = {}
+    for keys_file in cache.glob("*/*/*/part-*.keys"):
+        vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
+        rank = keys_file.name.split("-")[1]
+        for key, vector in zip(keys_file.read_text(encoding="ascii").split(), vectors):
+            by_rank.setdefault(rank, {})[key] = vector.tobytes()
+    return by_rank
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("by-rank")
+    write_shards(root / "shards", shards=4, per_shard=3)
+    recipe = root / "recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    return root, _extract(recipe, root / "one", 1), _extract(recipe, root / "two", 2)
+
+
+def test_two_ranks_fill_the_same_cache_and_count_the_whole_sources(runs):
+    root, single, double = runs
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert double.returncode == 0, double.stderr.replace("━", "")[-4000:]
+    for output in (single.stdout, double.stdout):
+        assert "data.memory.image (image) through pixel: 12 items, 12 encoded, 0 cached" in output
+        assert "data.memory.audio (audio) through wave: 12 items, 12 encoded, 0 cached" in output
+        assert "data.overlap (text) through wave: 12 items, 12 encoded" in output
+    one = {key: vector for part in _parts(root / "one").values() for key, vector in part.items()}
+    two = {key: vector for part in _parts(root / "two").values() for key, vector in part.items()}
+    assert one.keys() == two.keys() and all(one[key] == two[key] for key in one)
+
+
+def test_each_rank_encoded_the_samples_of_its_own_shards(runs):
+    root, _, double = runs
+    registry = bridge.Registry.from_plugins({"webdataset": bridge_webdataset})
+    context = SourceContext(base_dir=root, cache_dir=root / "scratch", source_type=registry.source_type)
+    spec = PluginSource(plugin="webdataset", options={"shards": "shards/shard-{000000..000003}.tar", "member": "png"})
+    images = read_items(spec, context)
+    keys = [content_key("image", item) for item in images]
+    own_shards = {"0": {*keys[0:3], *keys[6:9]}, "1": {*keys[3:6], *keys[9:12]}}  # 3 samples a shard
+    parts = _parts(root / "two")
+    for rank, expected in own_shards.items():
+        assert expected <= parts[rank].keys()
+        assert not (own_shards["1" if rank == "0" else "0"] & parts[rank].keys())

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 VERDICT = r"(PASS|FAIL)"
 
@@ -92,13 +94,18 @@ def test_extraction_benchmark_runs_and_prints_its_verdicts():
     assert "6 JPEG files, 640×480" in output and "2 WAV files, 0.5 s mono 16-bit at 44,100 Hz" in output
 
 
-def test_extraction_scaling_benchmark_runs_and_compares_the_caches():
-    output = _run("extraction_scaling.py", "--images", "40", "--clips", "20", "--repeats", "1")
+@pytest.mark.parametrize("source", ["synthworld", "webdataset"])
+def test_extraction_scaling_benchmark_runs_and_compares_the_caches(source):
+    if source == "webdataset":
+        pytest.importorskip("webdataset")
+    output = _run("extraction_scaling.py", "--images", "40", "--clips", "20", "--repeats", "1", "--source", source)
+    assert f"from {source}" in output
     for label in ("1 process x 1 thread", "2 processes x 1 thread", "1 process, default threads"):
         assert _number(rf"{re.escape(label)}: [\d.]+ s in rank 0 \(([\d,]+) items/s; opening [\d.]+, listing [\d.]+, encoding [\d.]+", output) > 0
     assert re.search(r"2 processes x 1 thread: .*encoding [\d.]+, waiting [\d.]+ s\)", output), output
     assert re.search(rf"2 processes / 1 process: [\d.]+x in rank 0's time, [\d.]+x in wall time \(target >= 1\.7\): {VERDICT}", output)
-    assert re.search(r"the encoding part alone: [\d.]+x \(each process encodes its half at [\d.]+ of one process alone\)", output)
+    assert re.search(r"by part, 1 process -> rank 0 of 2: opening [\d.]+ -> [\d.]+ s, listing [\d.]+ -> [\d.]+ s \([\d.]+x\), "
+                     r"encoding [\d.]+ -> [\d.]+ s \([\d.]+x; each process encodes its half at [\d.]+ of one process alone\)", output), output
     assert re.search(r"cache contents identical \([\d,]+ embeddings, .*\): PASS", output), output
 
 

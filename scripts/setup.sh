@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv and install
-# mcr-bridge with its test dependencies, the CLIP/CLAP encoder extras and the
+# mcr-bridge with its test dependencies (pytest, embedding-reader), the CLIP/CLAP encoder extras and the
 # scale extras (open_clip, laion_clap, webdataset, pyarrow, faiss-cpu; ~2.5 min and ~6 GB the first time). Idempotent: a
 # second run is quick. torch, torchvision and torchaudio are pinned together
 # (versions verified to work with open_clip 3.x and laion_clap 1.1.7).

@@ -34,7 +34,7 @@ from typing import Any
 from bridge.core.registry import Registry
 from bridge.core.yaml_io import shown
 from bridge.data.extract import SkippedItem
-from bridge.data.extract_share import ShardCounts, extract_share, extract_shard, share_of
+from bridge.data.extract_share import ShardCounts, extract_share, share_of
 from bridge.data.sources import Item, read_share, source_key
 from bridge.errors import BridgeError, MissingInputs
 from bridge.pipeline.geometry import geometry_sources
@@ -235,17 +235,13 @@ def _encode_share(session: Session, jobs: list[Job], held: list[RankItems], cont
     done = []
     for job, rank_items in zip(jobs, held):
         mcr = session.mcrs[job.member]
-        settings = dict(skip_bad_items=provider.skip_bad_items, reporter=provider.reporter,
-                        description=f"encode {job.name} ({job.modality}, {mcr.id}) rank {context.rank}/{context.world_size}",
-                        workers=provider.decoding.workers, worker_kind=provider.decoding.worker_kind,
-                        decode_timeout_s=provider.decoding.decode_timeout_s)
-        if rank_items.shared:
-            share = rank_items.items
-            counts = extract_share(mcr, job.modality, share, provider.context.cache_dir, rank=context.rank, **settings)
-        else:
-            share = list(share_of(rank_items.items, context.rank, context.world_size))
-            counts = extract_shard(mcr, job.modality, rank_items.items, provider.context.cache_dir, rank=context.rank,
-                                   world_size=context.world_size, **settings)
+        share = rank_items.items if rank_items.shared else list(share_of(rank_items.items, context.rank, context.world_size))
+        counts = extract_share(
+            mcr, job.modality, share, provider.context.cache_dir, rank=context.rank,
+            skip_bad_items=provider.skip_bad_items, reporter=provider.reporter,
+            description=f"encode {job.name} ({job.modality}, {mcr.id}) rank {context.rank}/{context.world_size}",
+            workers=provider.decoding.workers, worker_kind=provider.decoding.worker_kind, decode_timeout_s=provider.decoding.decode_timeout_s,
+        )
         done.append((len(share), counts))
     return done
 

@@ -96,3 +96,15 @@ def test_each_rank_encoded_the_samples_of_its_own_shards(runs):
     for rank, expected in own_shards.items():
         assert expected <= parts[rank].keys()
         assert not (own_shards["1" if rank == "0" else "0"] & parts[rank].keys())
+
+
+def test_a_broken_shard_stops_every_rank_with_its_line(tmp_path):
+    """Rank 1's shard is not a tar: rank 1 says so in one line and torchrun stops rank 0 (no wait at the barrier)."""
+    write_shards(tmp_path / "shards", shards=4, per_shard=3)
+    (tmp_path / "shards" / "shard-000003.tar").write_bytes(b"not a tar")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    result = _extract(recipe, tmp_path / "cache", 2)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and "shard-000003.tar: not a readable tar shard" in ours[0], result.stderr[-3000:]

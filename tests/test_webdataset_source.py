@@ -181,3 +181,18 @@ def test_sources_that_cannot_read_a_part_say_so(tmp_path):
     assert read_share(FolderSource(folder=str(tmp_path)), context(tmp_path, tmp_path), 0, 2) is None
     mixed = [source(shards="x.tar", member="txt"), FolderSource(folder=str(tmp_path))]
     assert read_share(mixed, context(tmp_path, tmp_path), 0, 2) is None  # nothing read: the folder cannot be split
+
+
+def test_a_manifest_is_shared_by_row_without_holding_the_other_rows(tmp_path):
+    from bridge.data.sources import read_share
+
+    rows = "".join(f"{i},clip{i}.wav,{CLASSES[i % 3]}\n" for i in range(7))
+    (tmp_path / "items.csv").write_text("id,path,label\n" + rows, encoding="utf-8")
+    spec = ManifestSource(manifest="items.csv", column="path", id_column="id", label_column="label")
+    whole = read_items(spec, context(tmp_path, tmp_path))
+    parts = [read_share(spec, context(tmp_path, tmp_path), rank, 3) for rank in range(3)]
+    assert [[item.id for item in part] for part in parts] == [["0", "3", "6"], ["1", "4"], ["2", "5"]]
+    assert sorted((item for part in parts for item in part), key=lambda item: int(item.id)) == whole
+    (tmp_path / "empty.csv").write_text("id,path,label\n", encoding="utf-8")
+    with pytest.raises(bridge.BridgeError, match="the manifest has no rows"):
+        read_share(ManifestSource(manifest="empty.csv", column="path"), context(tmp_path, tmp_path), 1, 3)

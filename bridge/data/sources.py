@@ -203,27 +203,34 @@ def read_items(spec: BaseModel | list[BaseModel], context: SourceContext) -> lis
 
 
 def read_share(spec: BaseModel | list[BaseModel], context: SourceContext, rank: int, world_size: int) -> list[Item] | None:
-    """Reader ``rank``'s part of a source's items among ``world_size`` readers, reading only that part.
+    """Reader ``rank``'s part of a source's items among ``world_size`` readers, without holding the others.
 
-    Only sources whose type has a ``share`` can do this (and a list of
-    sources when every one can: ids prefixed as :func:`read_items` does);
-    for any other source the answer is ``None``: list every item and keep
-    a share of the positions instead.
+    A plugin source whose type has a ``share`` reads only that part (a
+    webdataset rank opens only its own shards). A manifest is streamed row by
+    row, keeping rows ``rank, rank + world_size, ...``: every reader parses
+    it, but none holds the others' items (a manifest of 10M rows is some GB
+    of items). A list of sources can when every one can (ids prefixed as
+    :func:`read_items` does). For any other source the answer is ``None``:
+    list every item and keep a share of the positions instead.
     """
     if isinstance(spec, list):
-        parts = [read_share(part, context, rank, world_size) for part in spec] if all(_can_share(part, context) for part in spec) else None
-        if parts is None:
+        if not all(_can_share(part, context) for part in spec):
             return None
+        parts = [read_share(part, context, rank, world_size) or [] for part in spec]
         return [Item(id=f"{index}:{item.id}", value=item.value, is_file=item.is_file, label=item.label)
-                for index, part in enumerate(parts) for item in part or []]
+                for index, part in enumerate(parts) for item in part]
     if not _can_share(spec, context):
         return None
+    if isinstance(spec, ManifestSource):
+        return _manifest_share(spec, context.base_dir, rank, world_size)
     source_type = context.source_type(spec.plugin)  # type: ignore[misc,union-attr]  # _can_share checked both
     options = validate_options(source_type.options, spec.options, f"source {quoted(spec.plugin)} options")  # type: ignore[union-attr]
     return list(source_type.share(options, context, rank, world_size))  # type: ignore[misc]
 
 
 def _can_share(spec: BaseModel, context: SourceContext) -> bool:
+    if isinstance(spec, ManifestSource):
+        return True
     return isinstance(spec, PluginSource) and context.source_type is not None and context.source_type(spec.plugin).share is not None
 
 
@@ -293,6 +300,18 @@ def _manifest(spec: ManifestSource, base_dir: Path) -> list[Item]:
     if not items:
         raise BridgeError(f"{shown(resolve(spec.manifest, base_dir))}: the manifest has no rows")
     return items
+
+
+def _manifest_share(spec: ManifestSource, base_dir: Path, rank: int, world_size: int) -> list[Item]:
+    """Rows ``rank, rank + world_size, ...`` of the manifest, streamed; every row is still checked."""
+    share, rows = [], 0
+    for position, item in enumerate(_manifest_items(spec, base_dir)):
+        rows += 1
+        if position % world_size == rank:
+            share.append(item)
+    if rows == 0:
+        raise BridgeError(f"{shown(resolve(spec.manifest, base_dir))}: the manifest has no rows")
+    return share
 
 
 def _manifest_items(spec: ManifestSource, base_dir: Path) -> Iterator[Item]:

@@ -3,11 +3,12 @@
 Run plainly it is one process. Under ``torchrun`` (or any launcher that sets
 ranks) the command line passes a :class:`DistributedContext`; each rank then
 encodes a disjoint share of every source's missing contents on its own
-device (:mod:`bridge.data.extract_share`): a source that can read one
-reader's part (webdataset shards: every ``world_size``-th shard) gives each
-rank only its part, so no rank reads another's data; any other source is
-listed whole by every rank, which keeps the items at its positions and
-hashes and decodes only those. Each rank writes its own cache parts, all
+device (:mod:`bridge.data.extract_share`): a source that can give one
+reader's part (:func:`bridge.data.sources.read_share`: webdataset shards,
+every ``world_size``-th shard, so no rank reads another's data; manifests,
+every ``world_size``-th row while streaming) gives each rank only its part;
+any other source is listed whole by every rank, which keeps the items at
+its positions. Either way a rank hashes and decodes only its own items. Each rank writes its own cache parts, all
 ranks meet at a barrier (summing what each held and encoded), and rank 0
 reports the counts; every later reader (``connect``, a one-process rerun)
 assembles the sources from the cache and encodes nothing. Parts are written

@@ -196,3 +196,42 @@ def test_a_manifest_is_shared_by_row_without_holding_the_other_rows(tmp_path):
     (tmp_path / "empty.csv").write_text("id,path,label\n", encoding="utf-8")
     with pytest.raises(bridge.BridgeError, match="the manifest has no rows"):
         read_share(ManifestSource(manifest="empty.csv", column="path"), context(tmp_path, tmp_path), 1, 3)
+
+
+class _Recorder:
+    """A reporter that records each task's description, total and advances."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def task(self, description, total):
+        from contextlib import contextmanager
+
+        recorder = self
+
+        class _Task:
+            def advance(self, amount=1):
+                recorder.tasks[-1][2] += amount
+
+        @contextmanager
+        def opened():
+            recorder.tasks.append([description, total, 0])
+            yield _Task()
+
+        return opened()
+
+    def message(self, text):
+        pass
+
+
+def test_reading_shards_into_a_list_shows_progress_per_shard(tmp_path):
+    from dataclasses import replace
+
+    from bridge.data.sources import read_share
+
+    write_shards(tmp_path / "shards", shards=4, per_shard=2)
+    recorder = _Recorder()
+    reading = replace(context(tmp_path / "shards", tmp_path / "cache"), reporter=recorder)
+    assert len(read_items(source(shards="shard-{000000..000003}.tar", member="txt"), reading)) == 8
+    assert len(read_share(source(shards="shard-{000000..000003}.tar", member="txt"), reading, 1, 2)) == 4
+    assert recorder.tasks == [["read 4 webdataset shard(s)", 4, 4], ["read 2 webdataset shard(s) (rank 1/2)", 2, 2]]

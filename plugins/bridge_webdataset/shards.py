@@ -22,7 +22,7 @@ import json
 import os
 import tarfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from bridge import BridgeError, Item, SourceContext
 from bridge.core.yaml_io import shown
 from bridge.data.sources import resolve
 from bridge.errors import quoted, shorten
+from bridge.progress import SilentReporter
 from bridge_webdataset.options import TEXT_EXTENSIONS, WebDatasetOptions
 
 FILES_FOLDER = "webdataset-members"
@@ -72,7 +73,7 @@ def stream_items(options: WebDatasetOptions, context: SourceContext) -> Iterator
         raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
 
 
-def share_items(options: WebDatasetOptions, context: SourceContext, rank: int, world_size: int) -> Iterator[Item]:
+def share_items(options: WebDatasetOptions, context: SourceContext, rank: int, world_size: int) -> list[Item]:
     """Reader ``rank``'s part of the items among ``world_size`` readers: the samples of shards ``rank,
     rank + world_size, ...``, so that a reader opens only its own shards.
 
@@ -82,17 +83,28 @@ def share_items(options: WebDatasetOptions, context: SourceContext, rank: int, w
     sample with the member yields nothing (the whole source is checked when
     it is read in one piece).
     """
-    shards = shard_paths(options, context.base_dir)
     if options.limit is not None:
-        for position, item in enumerate(stream_items(options, context)):
-            if position % world_size == rank:
-                yield item
-        return
-    yield from _shard_items(shards[rank::world_size], options, context)
+        return [item for position, item in enumerate(stream_items(options, context)) if position % world_size == rank]
+    own = shard_paths(options, context.base_dir)[rank::world_size]
+    return _read_with_progress(own, options, context, f"read {len(own)} webdataset shard(s) (rank {rank}/{world_size})")
 
 
-def _shard_items(shards: list[Path], options: WebDatasetOptions, context: SourceContext) -> Iterator[Item]:
-    """The items of ``shards``, in order, up to ``options.limit``; ids must not repeat among them."""
+def _read_with_progress(shards: list[Path], options: WebDatasetOptions, context: SourceContext, description: str) -> list[Item]:
+    """The items of ``shards`` as a list, with a progress bar over the shards (a corpus takes minutes to read).
+
+    Only for lists: a stream's consumer may be showing a progress bar of its own meanwhile.
+    """
+    reporter = context.reporter or SilentReporter()
+    with reporter.task(description, total=len(shards)) as task:
+        return list(_shard_items(shards, options, context, shard_done=lambda: task.advance(1)))
+
+
+def _shard_items(shards: list[Path], options: WebDatasetOptions, context: SourceContext,
+                 shard_done: Callable[[], None] | None = None) -> Iterator[Item]:
+    """The items of ``shards``, in order, up to ``options.limit``; ids must not repeat among them.
+
+    ``shard_done`` is called after each shard read to its end.
+    """
     files_dir = resolve(options.files_dir, context.base_dir) if options.files_dir else Path(context.cache_dir) / FILES_FOLDER
     wanted = set(options.member)  # type: ignore[arg-type]
     label_member = _label_member(options.label)
@@ -114,11 +126,17 @@ def _shard_items(shards: list[Path], options: WebDatasetOptions, context: Source
             count += 1
             if options.limit is not None and count >= options.limit:
                 return
+        if shard_done is not None:
+            shard_done()
 
 
 def list_items(options: WebDatasetOptions, context: SourceContext) -> list[Item]:
-    """:func:`stream_items` as a list (what recipes' sources return)."""
-    return list(stream_items(options, context))
+    """:func:`stream_items` as a list (what recipes' sources return), with a progress bar over the shards."""
+    shards = shard_paths(options, context.base_dir)
+    items = _read_with_progress(shards, options, context, f"read {len(shards)} webdataset shard(s)")
+    if not items:
+        raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
+    return items
 
 
 def _samples(shard: Path, wanted: set[str]) -> Iterator[dict[str, Any]]:

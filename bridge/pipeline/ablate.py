@@ -52,7 +52,8 @@ class AblationResult:
         }
 
 
-def _variant(recipe: Recipe, overrides: dict[str, Any], seed: int) -> Recipe:
+def variant_recipe(recipe: Recipe, overrides: dict[str, Any], seed: int) -> Recipe:
+    """``recipe`` with ``overrides`` (dotted keys) and ``training.seed`` set, validated again."""
     data = apply_overrides(recipe.model_dump(mode="json"), {**overrides, "training.seed": seed})
     return parse_recipe(data, f"ablation variant {quoted(overrides)}")
 
@@ -75,7 +76,8 @@ def _score(session: Session, space, task: RetrievalTask, scores: Scores) -> None
             scores.setdefault(f"{direction} {metric}", []).append(metrics[metric])
 
 
-def _paired_reference(session: Session, recipe: Recipe) -> Bridge:
+def paired_reference_bridge(session: Session, recipe: Recipe) -> Bridge:
+    """The paired reference of ``recipe``'s settings, trained on the session's true pairs."""
     fitted = session.strategy.fit_paired(session.paired_features(), session.plan, session.settings(recipe), SilentReporter())
     return Bridge(session.spec(recipe, fitted.projectors), fitted.projectors, session.mcrs)
 
@@ -118,7 +120,7 @@ def run_ablation(
         for name, overrides in {**components, **sweeps}.items():
             for index, seed in enumerate(seeds):
                 try:
-                    space, _ = fit(session, _variant(recipe, overrides, seed))
+                    space, _ = fit(session, variant_recipe(recipe, overrides, seed))
                 except BridgeError as error:  # a setting the data cannot support (e.g. more anchors than items)
                     reporter.message(f"variant {name}: skipped ({error})")
                     result.skipped[name] = str(error)
@@ -132,7 +134,7 @@ def run_ablation(
         if tune_reference:
             for name, overrides in sweeps.items():
                 for seed in seeds:
-                    space = _paired_reference(session, _variant(recipe, overrides, seed))
+                    space = paired_reference_bridge(session, variant_recipe(recipe, overrides, seed))
                     _score(session, space, validation_task, reference_scores.setdefault(name, {}))
                     progress.advance(1)
     candidates = {name: result.validation[name] for name in sweeps} or {name: result.validation[name] for name in list(components)[:1]}
@@ -147,8 +149,8 @@ def run_ablation(
         for system, name in result.chosen.items():
             overrides = {**components, **sweeps}[name]
             for seed in seeds:
-                variant = _variant(recipe, overrides, seed)
-                space = _paired_reference(session, variant) if system == PAIRED_REFERENCE else fit(session, variant)[0]
+                variant = variant_recipe(recipe, overrides, seed)
+                space = paired_reference_bridge(session, variant) if system == PAIRED_REFERENCE else fit(session, variant)[0]
                 _score(session, space, test_task, result.test.setdefault(f"{system} ({name})", {}))
                 progress.advance(1)
     return result

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import torch
 
-from bridge.core.composed import compose
+from bridge.core.composed import Space, compose
 from bridge.core.registry import Registry
 from bridge.evaluation.tasks import RetrievalTask
 from bridge.pipeline.connect import fit
@@ -30,6 +30,7 @@ from bridge.pipeline.evaluate_space import evaluate_composed
 from bridge.pipeline.references import reference_systems
 from bridge.pipeline.session import open_session
 from bridge.recipes.io import load_recipe, load_space_recipe
+from bridge.recipes.space_schema import SpaceRecipe
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 HOPS = {"wave": ("synthworld_extend.yaml", "audio"), "cloud": ("synthworld_cloud_extend.yaml", "pointcloud")}
@@ -47,17 +48,29 @@ def hop_task(modality: str) -> RetrievalTask:
     })
 
 
+def validation_recipe() -> tuple[SpaceRecipe, Path]:
+    """The three-hop space recipe scored on validation only: the chain's task, then both hops' (and its folder)."""
+    space_recipe, space_dir = load_space_recipe(RECIPES / "synthworld_three_hop.yaml")
+    chain = space_recipe.evaluation.validation[0]
+    evaluation = space_recipe.evaluation.model_copy(update={
+        "validation": [chain, hop_task("audio"), hop_task("pointcloud")], "retrieval": [], "baselines": ["chance"]})
+    return space_recipe.model_copy(update={"evaluation": evaluation}), space_dir
+
+
+def validation_scores(space: Space, recipe: SpaceRecipe, space_dir: Path, registry: Registry) -> list[float]:
+    """Mean mAP of both directions, %, of ``space`` on each of ``recipe``'s validation tasks, in order."""
+    rows = evaluate_composed(space, recipe, space_dir, registry)["validation"]
+    return [100 * sum(m["mAP"] for m in rows[task.name][space.name].values()) / 2 for task in recipe.evaluation.validation]
+
+
 @click.command()
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 def main(threads: int) -> None:
     """Print the chain's and each hop's validation mAP for Ex-MCR and paired-trained hops."""
     torch.set_num_threads(threads)
     registry = Registry.from_environment()
-    space_recipe, space_dir = load_space_recipe(RECIPES / "synthworld_three_hop.yaml")
-    chain = space_recipe.evaluation.validation[0]
-    evaluation = space_recipe.evaluation.model_copy(update={
-        "validation": [chain, hop_task("audio"), hop_task("pointcloud")], "retrieval": [], "baselines": ["chance"]})
-    recipe = space_recipe.model_copy(update={"evaluation": evaluation})
+    recipe, space_dir = validation_recipe()
+    chain = recipe.evaluation.validation[0]
     trained: dict[str, dict[str, object]] = {}
     for name, (file, _) in HOPS.items():
         hop_recipe, base_dir = load_recipe(RECIPES / file)
@@ -69,8 +82,7 @@ def main(threads: int) -> None:
     for wave_kind, cloud_kind in (("Ex-MCR", "Ex-MCR"), ("paired", "paired"), ("paired", "Ex-MCR"), ("Ex-MCR", "paired")):
         label = f"{wave_kind} + {cloud_kind}"
         space = compose({"wave": trained["wave"][wave_kind], "cloud": trained["cloud"][cloud_kind]}, name=label)
-        rows = evaluate_composed(space, recipe, space_dir, registry)["validation"]
-        scores = [100 * sum(m["mAP"] for m in rows[task.name][label].values()) / 2 for task in evaluation.validation]
+        scores = validation_scores(space, recipe, space_dir, registry)
         print(f"{wave_kind:>9} {cloud_kind:>9} | " + " ".join(f"{score:>11.1f}" for score in scores), flush=True)
 
 

@@ -23,10 +23,9 @@ from bridge.core.composed import compose
 from bridge.core.registry import Registry
 from bridge.errors import BridgeError
 from bridge.pipeline.connect import fit
-from bridge.pipeline.evaluate_space import evaluate_composed
 from bridge.pipeline.session import open_session
-from bridge.recipes.io import load_recipe, load_space_recipe
-from three_hop_hops import RECIPES, hop_task
+from bridge.recipes.io import load_recipe
+from three_hop_hops import validation_recipe, validation_scores
 
 
 def _parse(text: str) -> tuple[str, object]:
@@ -47,13 +46,10 @@ def main(settings: tuple[str, ...], threads: int) -> None:
     variants = [("recipe", None)] + [(text, _parse(text)) for text in settings]
     torch.set_num_threads(threads)
     registry = Registry.from_environment()
-    space_recipe, space_dir = load_space_recipe(RECIPES / "synthworld_three_hop.yaml")
-    chain = space_recipe.evaluation.validation[0]
-    evaluation = space_recipe.evaluation.model_copy(update={
-        "validation": [chain, hop_task("audio"), hop_task("pointcloud")], "retrieval": [], "baselines": ["chance"]})
-    recipe = space_recipe.model_copy(update={"evaluation": evaluation})
+    recipe, space_dir = validation_recipe()
+    chain = recipe.evaluation.validation[0]
     trained = {}
-    for name, planned in space_recipe.bridges.items():
+    for name, planned in recipe.bridges.items():
         for label, setting in variants:
             overrides = {**planned.set, **(dict([setting]) if setting else {})}
             try:
@@ -66,8 +62,7 @@ def main(settings: tuple[str, ...], threads: int) -> None:
         for cloud, _ in variants:
             label = f"wave {wave} + cloud {cloud}"
             space = compose({"wave": trained["wave", wave], "cloud": trained["cloud", cloud]}, name=label)
-            rows = evaluate_composed(space, recipe, space_dir, registry)["validation"]
-            scores = [100 * sum(m["mAP"] for m in rows[task.name][label].values()) / 2 for task in evaluation.validation]
+            scores = validation_scores(space, recipe, space_dir, registry)
             print(f"{label:60s} " + " ".join(f"{score:6.1f}" for score in scores), flush=True)
 
 

@@ -14,8 +14,7 @@ import torch
 
 from bridge.data.cache import EmbeddingStore
 from bridge.errors import ItemError
-from bridge.data.extract import default_cache_dir, extract, store_for
-from bridge.data.extract_share import extract_shard
+from bridge.data.extract import default_cache_dir, extract, extract_share, share_of, store_for
 from bridge.core.mcr import MCR
 from bridge.data.sources import Item
 
@@ -202,8 +201,8 @@ def test_interrupted_run_resumes_without_partial_parts(tmp_path):
 def test_two_shards_then_extract_encodes_nothing(tmp_path):
     items = texts(30)
     rank0, rank1 = FakeMCR(), FakeMCR()
-    count0 = extract_shard(rank0, "text", items, tmp_path, rank=0, world_size=2)
-    count1 = extract_shard(rank1, "text", items, tmp_path, rank=1, world_size=2)
+    count0 = extract_share(rank0, "text", share_of(items, 0, 2), tmp_path, rank=0)
+    count1 = extract_share(rank1, "text", share_of(items, 1, 2), tmp_path, rank=1)
     assert (count0.encoded, count0.cached, count0.missing) == (15, 0, 15)
     assert (count1.encoded, count1.cached, count1.missing) == (15, 0, 15)
     assert rank0.encoded_inputs == [item.value for item in items[0::2]]  # shares by position
@@ -211,7 +210,7 @@ def test_two_shards_then_extract_encodes_nothing(tmp_path):
     parts = store_for(rank0, "text", tmp_path).complete_parts()
     assert {part.split("-")[1] for part in parts} == {"0", "1"}
 
-    again = extract_shard(FakeMCR(), "text", items, tmp_path, rank=0, world_size=2)
+    again = extract_share(FakeMCR(), "text", share_of(items, 0, 2), tmp_path, rank=0)
     assert (again.encoded, again.cached, again.missing) == (0, 15, 0)
     final_model = FakeMCR()
     features = extract(final_model, "text", items, tmp_path)
@@ -223,10 +222,10 @@ def test_a_rank_reads_only_its_own_share(tmp_path):
     """Rank 0 never opens rank 1's files: a file missing from rank 1's share is no error for rank 0."""
     items = vector_files(tmp_path / "files", 6)
     Path(items[3].value).unlink()  # position 3: rank 1's share of 2
-    count = extract_shard(FakeMCR(), "vector", items, tmp_path, rank=0, world_size=2)
+    count = extract_share(FakeMCR(), "vector", share_of(items, 0, 2), tmp_path, rank=0)
     assert (count.encoded, count.skipped) == (3, 0)
     with pytest.raises(ItemError, match=r"v3\.npy: file not found"):
-        extract_shard(FakeMCR(), "vector", items, tmp_path, rank=1, world_size=2)
+        extract_share(FakeMCR(), "vector", share_of(items, 1, 2), tmp_path, rank=1)
 
 
 def test_a_content_in_two_ranks_shares_is_cached_once_for_readers(tmp_path):
@@ -234,7 +233,7 @@ def test_a_content_in_two_ranks_shares_is_cached_once_for_readers(tmp_path):
     run at once: the cache keeps the first part holding a key), and readers get one vector per key."""
     base = texts(4)
     items = [base[0], base[0], *base[1:]]  # positions 0 (rank 0's) and 1 (rank 1's): one content
-    counts = [extract_shard(FakeMCR(), "text", items, tmp_path, rank=rank, world_size=2) for rank in (0, 1)]
+    counts = [extract_share(FakeMCR(), "text", share_of(items, rank, 2), tmp_path, rank=rank) for rank in (0, 1)]
     assert [(count.encoded, count.cached) for count in counts] == [(3, 0), (1, 1)]  # rank 1 found rank 0's vector
     reader = FakeMCR()
     features = extract(reader, "text", items, tmp_path)

@@ -11,9 +11,11 @@ unreadable item: an error naming it, or with ``skip_bad_items`` an entry in
 :attr:`Features.skipped`. The embeddings do not depend on the number or kind
 of workers: batches are formed from the items in order, whatever finishes first.
 
-Several processes filling one cache each encode a share of the items:
-:mod:`bridge.data.extract_share`, built on :func:`plan_extraction` and
-:func:`encode_misses` here.
+Several processes fill one cache with :func:`extract_share`: each encodes
+what the cache lacks of its own share of the items (the items at its
+positions, :func:`share_of`, or a part a source read for it alone), writes
+its own parts, and a later :func:`extract` assembles everything and encodes
+nothing. The cached vectors do not depend on how the items were shared.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def store_for(mcr: MCR, modality: str, cache_dir: Path) -> EmbeddingStore:
 
 
 @dataclass(frozen=True)
-class Decode:
+class _Decode:
     """How items are read and decoded: worker count and kind, time limit per item."""
 
     workers: int
@@ -97,7 +99,7 @@ class Decode:
 
 
 @dataclass
-class ExtractionPlan:
+class _Plan:
     """What one call must do: per-item keys, hashing failures and the cache misses."""
 
     keys: list[str | None]
@@ -106,15 +108,15 @@ class ExtractionPlan:
     cached: int
 
 
-def plan_extraction(
+def _plan(
     store: EmbeddingStore,
     modality: str,
     items: Sequence[Item],
     *,
     skip_bad_items: bool,
-    decode: Decode,
+    decode: _Decode,
     reporter: Reporter,
-) -> ExtractionPlan:
+) -> _Plan:
     """Hash every item's content (in ``decode.workers`` workers) and find which contents ``store`` lacks.
 
     Raises:
@@ -137,7 +139,7 @@ def plan_extraction(
             distinct.setdefault(key, item)
     found = store.lookup(list(distinct))
     misses = [(key, item) for key, item in distinct.items() if key not in found]
-    return ExtractionPlan(keys=keys, failures=failures, misses=misses, cached=len(distinct) - len(misses))
+    return _Plan(keys=keys, failures=failures, misses=misses, cached=len(distinct) - len(misses))
 
 
 def _as_float32(embeddings: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -147,7 +149,7 @@ def _as_float32(embeddings: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(embeddings, dtype=np.float32)
 
 
-def encode_misses(
+def _encode_misses(
     mcr: MCR,
     modality: str,
     store: EmbeddingStore,
@@ -156,7 +158,7 @@ def encode_misses(
     rank: int,
     part_size: int,
     skip_bad_items: bool,
-    decode: Decode,
+    decode: _Decode,
     reporter: Reporter,
     description: str,
 ) -> tuple[int, dict[str, str]]:
@@ -227,16 +229,36 @@ def _assemble(store: EmbeddingStore, keys: Sequence[str], cache_dir: Path, view_
     return view
 
 
-def check_extract_arguments(
+def _check_arguments(
     mcr: MCR, modality: str, part_size: int, workers: int | None, worker_kind: str, decode_timeout_s: float | None
-) -> Decode:
+) -> _Decode:
     """Check :func:`extract`'s arguments before any work; returns the decoding settings they give."""
     mcr.check_modality(modality)
     if part_size <= 0:
         raise BridgeError(f"part_size must be positive, got {part_size}")
     count = default_workers() if workers is None else workers
     check_worker_settings(count, worker_kind, decode_timeout_s)
-    return Decode(count, worker_kind, decode_timeout_s)
+    return _Decode(count, worker_kind, decode_timeout_s)
+
+
+def _encode_uncached(
+    mcr: MCR, modality: str, items: Sequence[Item], cache_dir: Path, *, rank: int, skip_bad_items: bool, reporter: Reporter,
+    description: str, part_size: int, workers: int | None, worker_kind: str, decode_timeout_s: float | None,
+) -> tuple[EmbeddingStore, _Plan, int, dict[str, str]]:
+    """Check the arguments, hash ``items`` and encode the contents the cache lacks into parts named by ``rank``.
+
+    Returns:
+        The store, the plan (keys, hashing failures, misses), how many contents were encoded, and
+        ``{key: reason}`` of those skipped while decoding.
+    """
+    decode = _check_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
+    store = store_for(mcr, modality, cache_dir)
+    plan = _plan(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
+    if not plan.misses:
+        return store, plan, 0, {}
+    encoded, failed = _encode_misses(mcr, modality, store, plan.misses, rank=rank, part_size=part_size,
+                                     skip_bad_items=skip_bad_items, decode=decode, reporter=reporter, description=description)
+    return store, plan, encoded, failed
 
 
 def extract(
@@ -286,24 +308,12 @@ def extract(
             ``skip_bad_items`` is false.
         BridgeError: bad arguments (``part_size``, ``workers``, ...).
     """
-    decode = check_extract_arguments(mcr, modality, part_size, workers, worker_kind, decode_timeout_s)
     reporter = reporter or SilentReporter()
-    store = store_for(mcr, modality, cache_dir)
-    plan = plan_extraction(store, modality, items, skip_bad_items=skip_bad_items, decode=decode, reporter=reporter)
-    encoded, failed = 0, {}
-    if plan.misses:
-        encoded, failed = encode_misses(
-            mcr,
-            modality,
-            store,
-            plan.misses,
-            rank=0,
-            part_size=part_size,
-            skip_bad_items=skip_bad_items,
-            decode=decode,
-            reporter=reporter,
-            description=description or f"encode {modality} with {mcr.id}",
-        )
+    store, plan, encoded, failed = _encode_uncached(
+        mcr, modality, items, cache_dir, rank=0, skip_bad_items=skip_bad_items, reporter=reporter,
+        description=description or f"encode {modality} with {mcr.id}",
+        part_size=part_size, workers=workers, worker_kind=worker_kind, decode_timeout_s=decode_timeout_s,
+    )
     kept: list[int] = []
     skipped: list[SkippedItem] = []
     for index, (item, key) in enumerate(zip(items, plan.keys)):
@@ -324,3 +334,60 @@ def extract(
         encoded=encoded,
         cached=plan.cached,
     )
+
+
+def share_of(items: Sequence[Item], rank: int, world_size: int) -> Sequence[Item]:
+    """Rank ``rank``'s share of ``items`` among ``world_size``: positions ``rank, rank + world_size, ...``.
+
+    Chosen by position, not by content key, so a rank hashes only its own
+    files; the shares are disjoint and cover every position, and their sizes
+    differ by at most one.
+    """
+    return items[rank::world_size]
+
+
+@dataclass(frozen=True)
+class ShardCounts:
+    """What one rank's :func:`extract_share` did in its share: distinct contents it ``encoded``, found
+    ``cached`` and ``missing`` when it started, and items ``skipped`` (unreadable or undecodable). Sum them
+    over the ranks for the totals."""
+
+    encoded: int
+    cached: int
+    missing: int
+    skipped: int
+
+
+def extract_share(
+    mcr: MCR,
+    modality: str,
+    items: Sequence[Item],
+    cache_dir: Path,
+    *,
+    rank: int,
+    skip_bad_items: bool = False,
+    reporter: Reporter | None = None,
+    description: str | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+    workers: int | None = None,
+    worker_kind: str = "threads",
+    decode_timeout_s: float | None = DEFAULT_DECODE_TIMEOUT_S,
+) -> ShardCounts:
+    """Encode the uncached contents of ``items``, this rank's share, into ``cache_dir``; assemble nothing.
+
+    The share does not depend on timing or on what other ranks already
+    wrote, so ranks ``0..world_size-1`` (processes, or machines sharing
+    ``cache_dir``) together encode every missing item; a content in two
+    ranks' shares is encoded by both (the cache keeps the first part that
+    holds it: same content, same vector). ``rank`` names this rank's cache
+    parts (``part-<rank>-...``); the other arguments are :func:`extract`'s.
+
+    Raises:
+        ItemError: an item cannot be read or decoded and ``skip_bad_items`` is false.
+    """
+    _, plan, encoded, failed = _encode_uncached(
+        mcr, modality, items, cache_dir, rank=rank, skip_bad_items=skip_bad_items, reporter=reporter or SilentReporter(),
+        description=description or f"encode {modality} with {mcr.id} (rank {rank})",
+        part_size=part_size, workers=workers, worker_kind=worker_kind, decode_timeout_s=decode_timeout_s,
+    )
+    return ShardCounts(encoded, plan.cached, len(plan.misses), len(plan.failures) + len(failed))

@@ -3,7 +3,7 @@
 Run plainly it is one process. Under ``torchrun`` (or any launcher that sets
 ranks) the command line passes a :class:`DistributedContext`; each rank then
 encodes a disjoint share of every source's missing contents on its own
-device (:mod:`bridge.data.extract_share`): a source that can give one
+device (:func:`bridge.data.extract.extract_share`): a source that can give one
 reader's part (:func:`bridge.data.sources.read_share`: webdataset shards,
 every ``world_size``-th shard, so no rank reads another's data; manifests,
 every ``world_size``-th row while streaming) gives each rank only its part;
@@ -34,8 +34,7 @@ from typing import Any
 
 from bridge.core.registry import Registry
 from bridge.core.yaml_io import shown
-from bridge.data.extract import SkippedItem
-from bridge.data.extract_share import ShardCounts, extract_share, share_of
+from bridge.data.extract import ShardCounts, SkippedItem, extract_share, share_of
 from bridge.data.sources import Item, read_share, source_key
 from bridge.errors import BridgeError, MissingInputs
 from bridge.pipeline.geometry import geometry_sources

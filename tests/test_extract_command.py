@@ -1,13 +1,10 @@
 """`bridge extract`: one process, two processes under torchrun (gloo on CPU), the same cache contents; bad launches."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
+
+from extract_runs import TORCHRUN_2, bridge_command, cache_contents, cache_rows
 
 RECIPE = """\
 name: tiny
@@ -39,35 +36,13 @@ output: out
 """
 
 
-def bridge(*args, env=None, launcher=()):
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        if env is None or name not in env:
-            environment.pop(name, None)
-    return subprocess.run([sys.executable, *launcher, "-m", "bridge", *args], capture_output=True, text=True, env=environment, timeout=600)
-
-
-def cache_contents(cache: Path) -> dict[tuple[str, str], bytes]:
-    """Every cached embedding as ``{(store folder, content key): float32 bytes}``, whatever parts hold it."""
-    contents = {}
-    for keys_file in sorted(cache.glob("*/*/*/part-*.keys")):
-        store = str(keys_file.parent.relative_to(cache))
-        vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
-        keys = keys_file.read_text(encoding="ascii").split()
-        assert len(keys) == len(vectors)
-        for key, vector in zip(keys, vectors):
-            contents.setdefault((store, key), vector.tobytes())
-    return contents
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("extract")
     recipe = root / "recipe.yaml"
     recipe.write_text(RECIPE, encoding="utf-8")
-    single = bridge("extract", str(recipe), "--cache-dir", str(root / "one"))
-    torchrun = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
-    double = bridge("extract", str(recipe), "--cache-dir", str(root / "two"), launcher=torchrun)
+    single = bridge_command("extract", str(recipe), "--cache-dir", str(root / "one"))
+    double = bridge_command("extract", str(recipe), "--cache-dir", str(root / "two"), launcher=TORCHRUN_2)
     return root, recipe, single, double
 
 
@@ -89,7 +64,7 @@ def test_two_processes_under_torchrun_fill_the_same_cache(runs):
     assert len(one) > 500
     assert one.keys() == two.keys()
     assert all(one[key] == two[key] for key in one)
-    ranks = {path.name.split("-")[1] for path in (root / "two").glob("*/*/*/part-*.keys")}
+    ranks = {rank for _, rank, _, _ in cache_rows(root / "two")}
     assert ranks == {"0", "1"}  # both ranks wrote their own parts
 
 
@@ -114,7 +89,7 @@ def test_the_time_is_reported_in_its_parts(runs, which):
 
 def test_a_rerun_finds_everything_cached(runs):
     root, recipe, _, double = runs
-    again = bridge("extract", str(recipe), "--cache-dir", str(root / "two"))
+    again = bridge_command("extract", str(recipe), "--cache-dir", str(root / "two"))
     assert again.returncode == 0, again.stderr[-2000:]
     assert "encoded 0 new contents" in again.stdout
     assert "data.memory.image (image) through pixel: 100 items, 0 encoded, 100 cached" in again.stdout
@@ -128,7 +103,7 @@ def test_a_rerun_finds_everything_cached(runs):
 ])
 def test_a_broken_launch_is_one_line(runs, env, expected):
     root, recipe, _, _ = runs
-    result = bridge("extract", str(recipe), "--cache-dir", str(root / "broken"), env=env)
+    result = bridge_command("extract", str(recipe), "--cache-dir", str(root / "broken"), env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and expected in lines[-1], result.stderr[-2000:]

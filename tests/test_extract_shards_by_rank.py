@@ -8,12 +8,8 @@ of its own shards (by position, rank 0 would hold every other sample).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("webdataset")
@@ -22,6 +18,7 @@ import bridge
 import bridge_webdataset
 from bridge.data.prepare import content_key
 from bridge.data.sources import PluginSource, SourceContext, read_items
+from extract_runs import TORCHRUN_2, bridge_command, cache_contents, cache_rows
 from scale_world import write_shards
 
 RECIPE = """\
@@ -42,23 +39,15 @@ output: out
 """
 
 
-def _extract(recipe: Path, cache: Path, ranks: int) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        environment.pop(name, None)
-    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"] if ranks > 1 else []
-    command = [sys.executable, *launcher, "-m", "bridge", "extract", str(recipe), "--cache-dir", str(cache), "--threads", "1"]
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+def _extract(recipe: Path, cache: Path, ranks: int):
+    return bridge_command("extract", recipe, "--cache-dir", cache, "--threads", "1", launcher=TORCHRUN_2 if ranks == 2 else ())
 
 
 def _parts(cache: Path) -> dict[str, dict[str, bytes]]:
     """``{rank: {content key: float32 bytes}}`` over every store's parts."""
     by_rank: dict[str, dict[str, bytes]] = {}
-    for keys_file in cache.glob("*/*/*/part-*.keys"):
-        vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
-        rank = keys_file.name.split("-")[1]
-        for key, vector in zip(keys_file.read_text(encoding="ascii").split(), vectors):
-            by_rank.setdefault(rank, {})[key] = vector.tobytes()
+    for _, rank, key, vector in cache_rows(cache):
+        by_rank.setdefault(rank, {})[key] = vector
     return by_rank
 
 
@@ -79,8 +68,7 @@ def test_two_ranks_fill_the_same_cache_and_count_the_whole_sources(runs):
         assert "data.memory.image (image) through pixel: 12 items, 12 encoded, 0 cached" in output
         assert "data.memory.audio (audio) through wave: 12 items, 12 encoded, 0 cached" in output
         assert "data.overlap (text) through wave: 12 items, 12 encoded" in output
-    one = {key: vector for part in _parts(root / "one").values() for key, vector in part.items()}
-    two = {key: vector for part in _parts(root / "two").values() for key, vector in part.items()}
+    one, two = cache_contents(root / "one"), cache_contents(root / "two")
     assert one.keys() == two.keys() and all(one[key] == two[key] for key in one)
 
 

@@ -27,9 +27,9 @@ from bridge.cli.options import parse_seeds
 from bridge.core.registry import Registry
 from bridge.errors import BridgeError
 from bridge.evaluation.evaluate import evaluate_retrieval
-from bridge.pipeline.ablate import paired_reference_bridge, variant_recipe
+from bridge.pipeline.ablate import variant_recipe
 from bridge.pipeline.connect import fit
-from bridge.pipeline.references import paired_reference_recipe
+from bridge.pipeline.references import PAIRED_REFERENCE, reference_systems
 from bridge.pipeline.session import open_session
 from bridge.recipes.io import load_recipe
 
@@ -77,12 +77,12 @@ def main(recipe_path: Path, counts: str, seeds: str, threads: int) -> None:
         except BridgeError as error:
             raise click.ClickException(str(error)) from None
         tasks = recipe.evaluation.validation
-        if not tasks:
-            raise click.ClickException(f"{recipe_path}: evaluation.validation is empty; the script scores validation tasks only")
+        if not tasks or "paired_reference" not in recipe.evaluation.baselines:
+            raise click.ClickException(f"{recipe_path}: the script needs evaluation.validation tasks and the paired_reference baseline")
         session = open_session(recipe, base_dir, registry)
         rows[f"{size:,} captions"] = _mean([_maps(session, fit(session, variant_recipe(recipe, {}, seed))[0], tasks) for seed in seed_list])
         if not reference:
-            references = [paired_reference_bridge(session, paired_reference_recipe(variant_recipe(recipe, {}, seed))) for seed in seed_list]
+            references = [reference_systems(session, variant_recipe(recipe, {}, seed))[PAIRED_REFERENCE] for seed in seed_list]
             reference = _mean([_maps(session, space, tasks) for space in references])
         print(f"trained with {size:,} overlap items", flush=True)
     columns = list(reference)

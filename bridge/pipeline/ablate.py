@@ -76,7 +76,7 @@ def _score(session: Session, space, task: RetrievalTask, scores: Scores) -> None
             scores.setdefault(f"{direction} {metric}", []).append(metrics[metric])
 
 
-def paired_reference_bridge(session: Session, recipe: Recipe) -> Bridge:
+def _paired_reference(session: Session, recipe: Recipe) -> Bridge:
     """The paired reference of ``recipe``'s settings, trained on the session's true pairs."""
     fitted = session.strategy.fit_paired(session.paired_features(), session.plan, session.settings(recipe), SilentReporter())
     return Bridge(session.spec(recipe, fitted.projectors), fitted.projectors, session.mcrs)
@@ -134,7 +134,7 @@ def run_ablation(
         if tune_reference:
             for name, overrides in sweeps.items():
                 for seed in seeds:
-                    space = paired_reference_bridge(session, variant_recipe(recipe, overrides, seed))
+                    space = _paired_reference(session, variant_recipe(recipe, overrides, seed))
                     _score(session, space, validation_task, reference_scores.setdefault(name, {}))
                     progress.advance(1)
     candidates = {name: result.validation[name] for name in sweeps} or {name: result.validation[name] for name in list(components)[:1]}
@@ -150,7 +150,7 @@ def run_ablation(
             overrides = {**components, **sweeps}[name]
             for seed in seeds:
                 variant = variant_recipe(recipe, overrides, seed)
-                space = paired_reference_bridge(session, variant) if system == PAIRED_REFERENCE else fit(session, variant)[0]
+                space = _paired_reference(session, variant) if system == PAIRED_REFERENCE else fit(session, variant)[0]
                 _score(session, space, test_task, result.test.setdefault(f"{system} ({name})", {}))
                 progress.advance(1)
     return result

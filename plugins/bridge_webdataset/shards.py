@@ -70,7 +70,7 @@ def stream_items(options: WebDatasetOptions, context: SourceContext) -> Iterator
         yield item
         count += 1
     if count == 0:
-        raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
+        raise _no_sample(shards, options)
 
 
 def share_items(options: WebDatasetOptions, context: SourceContext, rank: int, world_size: int) -> list[Item]:
@@ -97,6 +97,11 @@ def _read_with_progress(shards: list[Path], options: WebDatasetOptions, context:
     reporter = context.reporter or SilentReporter()
     with reporter.task(description, total=len(shards)) as task:
         return list(_shard_items(shards, options, context, shard_done=lambda: task.advance(1)))
+
+
+def _no_sample(shards: list[Path], options: WebDatasetOptions) -> BridgeError:
+    """The error of a source none of whose samples has the member."""
+    return BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
 
 
 def _shard_items(shards: list[Path], options: WebDatasetOptions, context: SourceContext,
@@ -135,7 +140,7 @@ def list_items(options: WebDatasetOptions, context: SourceContext) -> list[Item]
     shards = shard_paths(options, context.base_dir)
     items = _read_with_progress(shards, options, context, f"read {len(shards)} webdataset shard(s)")
     if not items:
-        raise BridgeError(f"{shown(shards[0])}: no sample of the {len(shards)} shard(s) has a member {' or '.join(options.member)}")
+        raise _no_sample(shards, options)
     return items
 
 

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import resource
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ def machine_line() -> str:
         pass
     l2 = "?"
     try:
-        l2 = open("/sys/devices/system/cpu/cpu0/cache/index2/size", encoding="ascii").read().strip()
+        l2 = Path("/sys/devices/system/cpu/cpu0/cache/index2/size").read_text(encoding="ascii").strip()
     except OSError:
         pass
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
